@@ -1,0 +1,276 @@
+//! A message queue: publishes each message to every subscriber attached at
+//! that moment, in one order for all of them.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::counters::Counters;
+use super::message::Message;
+use super::subscriber::{Inbox, Subscriber, SubscriberOptions};
+
+/// Fan-out of messages to subscribers.
+///
+/// `publish` hands the message to every attached subscriber's inbox in the
+/// publishing thread, under one lock: every subscriber sees all messages in
+/// the same order, the order in which the publishes took that lock (so one
+/// thread's messages in the order it published them). No dispatcher thread
+/// sits in between, and publishing never waits for a consumer.
+///
+/// ```
+/// use isula_mailbox::core::{blocking_queue::Pop, message::Message};
+/// use isula_mailbox::core::message_queue::MessageQueue;
+/// use isula_mailbox::core::subscriber::SubscriberOptions;
+///
+/// let queue = MessageQueue::new();
+/// let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
+/// queue.publish(Message::new("started")).unwrap();
+/// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
+/// assert_eq!(*message.payload(), "started");
+///
+/// queue.shutdown();
+/// assert!(matches!(subscriber.pop(), Pop::Closed));
+/// assert!(queue.publish(Message::new("late")).is_err());
+/// ```
+pub struct MessageQueue<P> {
+    shared: Arc<Shared<P>>,
+}
+
+/// What the queue and its subscribers share; subscribers hold it weakly so
+/// that dropping one detaches it.
+pub(crate) struct Shared<P> {
+    members: Mutex<Members<P>>,
+    counters: Arc<Counters>,
+}
+
+struct Members<P> {
+    inboxes: Vec<Arc<Inbox<P>>>,
+    shut_down: bool,
+}
+
+impl<P> Shared<P> {
+    /// Removes `inbox` from the members; whether it was one.
+    pub(crate) fn detach(&self, inbox: &Arc<Inbox<P>>) -> bool {
+        let mut members = self.members.lock();
+        let Some(index) = members.inboxes.iter().position(|m| Arc::ptr_eq(m, inbox)) else {
+            return false;
+        };
+        // Members are unordered: each inbox keeps its own order.
+        members.inboxes.swap_remove(index);
+        self.counters.unsubscribed(1);
+        true
+    }
+}
+
+impl<P> MessageQueue<P> {
+    /// A queue with counters of its own.
+    pub fn new() -> Self {
+        Self::with_counters(Arc::default())
+    }
+
+    /// A queue that counts into `counters` (a topic's, shared by its
+    /// successive registrations).
+    pub fn with_counters(counters: Arc<Counters>) -> Self {
+        MessageQueue {
+            shared: Arc::new(Shared {
+                members: Mutex::new(Members {
+                    inboxes: Vec::new(),
+                    shut_down: false,
+                }),
+                counters,
+            }),
+        }
+    }
+
+    /// A new subscriber that receives every message published from now on,
+    /// or `None` once the queue is shut down.
+    pub fn subscribe(&self, options: SubscriberOptions) -> Option<Subscriber<P>> {
+        let subscriber = Subscriber::for_queue(
+            options,
+            Arc::clone(&self.shared.counters),
+            Arc::downgrade(&self.shared),
+        );
+        let mut members = self.shared.members.lock();
+        if members.shut_down {
+            return None;
+        }
+        members.inboxes.push(Arc::clone(subscriber.inbox()));
+        self.shared.counters.subscribed();
+        Some(subscriber)
+    }
+
+    /// Stops delivering to `subscriber` (which stays usable: it keeps what
+    /// it has). Whether it was subscribed here.
+    pub fn unsubscribe(&self, subscriber: &Subscriber<P>) -> bool {
+        self.shared.detach(subscriber.inbox())
+    }
+
+    /// Delivers `message` to every subscriber attached now; each gets its
+    /// own reference and the caller's reference is consumed. Gives the
+    /// message back once the queue is shut down.
+    pub fn publish(&self, message: Message<P>) -> Result<(), Message<P>> {
+        // Messages pushed out of full inboxes; dropped once no lock is held,
+        // since dropping may run the daemon's destructor.
+        let mut evicted = Vec::new();
+        let members = self.shared.members.lock();
+        if members.shut_down {
+            return Err(message);
+        }
+        let counters = &self.shared.counters;
+        counters.published();
+        if let Some((last, others)) = members.inboxes.split_last() {
+            for inbox in others {
+                match message.try_clone() {
+                    Some(copy) => keep_evicted(inbox.deliver(copy), &mut evicted),
+                    None => {
+                        log_error!(
+                            "message_queue: message reference limit reached, delivery dropped"
+                        );
+                        counters.dropped();
+                    }
+                }
+            }
+            keep_evicted(last.deliver(message), &mut evicted);
+            drop(members);
+        } else {
+            drop(members);
+            drop(message);
+        }
+        drop(evicted);
+        Ok(())
+    }
+
+    /// Whether any subscriber is attached. Takes no lock.
+    pub fn has_subscribers(&self) -> bool {
+        self.shared.counters.has_subscribers()
+    }
+
+    /// Detaches and shuts down every subscriber (their pops return
+    /// [`Pop::Closed`](super::blocking_queue::Pop::Closed), what they held is
+    /// dropped) and refuses later subscribes and publishes. Idempotent.
+    pub fn shutdown(&self) {
+        let mut members = self.shared.members.lock();
+        members.shut_down = true;
+        let inboxes = std::mem::take(&mut members.inboxes);
+        self.shared.counters.unsubscribed(inboxes.len());
+        drop(members);
+        for inbox in inboxes {
+            inbox.close();
+        }
+    }
+
+    /// Whether [`shutdown`](Self::shutdown) was called.
+    pub fn is_shut_down(&self) -> bool {
+        self.shared.members.lock().shut_down
+    }
+
+    /// The queue's counters.
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+}
+
+impl<P> Default for MessageQueue<P> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<P> Drop for MessageQueue<P> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn keep_evicted<P>(
+    delivery: Result<Option<Message<P>>, Message<P>>,
+    evicted: &mut Vec<Message<P>>,
+) {
+    match delivery {
+        Ok(None) => {}
+        // A subscriber shut down but not yet detached: its copy is simply
+        // dropped (the inbox counted it).
+        Ok(Some(message)) | Err(message) => evicted.push(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::blocking_queue::Pop;
+    use std::num::NonZeroUsize;
+    use std::thread;
+    use std::time::Duration;
+
+    fn pop_value(subscriber: &Subscriber<u32>) -> Option<u32> {
+        match subscriber.pop_timeout(Some(Duration::ZERO)) {
+            Pop::Item(message) => Some(*message.payload()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn dropping_a_subscriber_detaches_it() {
+        let queue = MessageQueue::<u32>::new();
+        let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
+        assert!(queue.has_subscribers());
+        drop(subscriber);
+        assert!(!queue.has_subscribers());
+        queue.publish(Message::new(1)).unwrap();
+        assert_eq!(queue.counters().snapshot().delivered, 0);
+    }
+
+    #[test]
+    fn all_subscribers_see_one_order_under_concurrent_publishers() {
+        let queue = Arc::new(MessageQueue::<u32>::new());
+        let subscribers: Vec<_> = (0..3)
+            .map(|_| queue.subscribe(SubscriberOptions::default()).unwrap())
+            .collect();
+        let publishers: Vec<_> = (0..4)
+            .map(|p| {
+                let queue = Arc::clone(&queue);
+                thread::spawn(move || {
+                    for i in 0..500 {
+                        queue.publish(Message::new(p * 1000 + i)).unwrap();
+                    }
+                })
+            })
+            .collect();
+        for publisher in publishers {
+            publisher.join().unwrap();
+        }
+        let orders: Vec<Vec<u32>> = subscribers
+            .iter()
+            .map(|s| std::iter::from_fn(|| pop_value(s)).collect())
+            .collect();
+        assert_eq!(orders[0].len(), 2000);
+        assert!(orders.iter().all(|order| order == &orders[0]));
+        for p in 0..4 {
+            let own: Vec<_> = orders[0].iter().filter(|v| *v / 1000 == p).collect();
+            assert!(own.windows(2).all(|w| w[0] < w[1]));
+        }
+    }
+
+    #[test]
+    fn full_subscriber_drops_its_oldest_and_counts_it() {
+        let queue = MessageQueue::<u32>::new();
+        let options = SubscriberOptions {
+            capacity: NonZeroUsize::new(2),
+            ..SubscriberOptions::default()
+        };
+        let bounded = queue.subscribe(options).unwrap();
+        let unbounded = queue.subscribe(SubscriberOptions::default()).unwrap();
+        for i in 0..5 {
+            queue.publish(Message::new(i)).unwrap();
+        }
+        assert_eq!(pop_value(&bounded), Some(3));
+        assert_eq!(pop_value(&bounded), Some(4));
+        assert_eq!(unbounded.pending(), 5);
+        let stats = queue.counters().snapshot();
+        assert_eq!(
+            (stats.published, stats.delivered, stats.dropped),
+            (5, 10, 3)
+        );
+        assert_eq!(stats.pending, 5);
+    }
+}

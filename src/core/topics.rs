@@ -1,0 +1,319 @@
+//! A fixed table of topics: each can be registered with a generator,
+//! published to, subscribed to and unregistered from any thread.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+use super::counters::{Counters, Snapshot};
+use super::message::Message;
+use super::message_queue::MessageQueue;
+use super::subscriber::{Subscriber, SubscriberOptions};
+
+/// Turns what a publisher passes into the payload subscribers receive
+/// (`None`: nothing to publish). For a synchronous topic the payload is
+/// dropped at once: its `Drop` is the topic's release.
+pub type Generator<I, P> = Box<dyn Fn(I) -> Option<P> + Send + Sync>;
+
+/// How a topic delivers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// The generator runs in the publishing thread and its result is
+    /// dropped; there is nothing to subscribe to.
+    Sync,
+    /// The generator's result is published to the topic's subscribers.
+    Async,
+}
+
+/// Why a topic call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicError {
+    /// No such topic in the table.
+    Invalid,
+    /// The topic is not registered.
+    NotRegistered,
+    /// The topic is registered already.
+    AlreadyRegistered,
+    /// The topic is synchronous: it has no subscribers.
+    Sync,
+    /// The subscriber is not subscribed to this topic.
+    NotSubscribed,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// The topic is not registered: nothing happened.
+    NotRegistered,
+    /// Nobody subscribes to the async topic: the generator was not called.
+    NoSubscribers,
+    /// The generator produced nothing.
+    Nothing,
+    /// The generator's result was handled (sync) or published (async).
+    Done,
+}
+
+/// A topic's state, as the publish fast path reads it without a lock.
+const UNREGISTERED: u8 = 0;
+const SYNC: u8 = 1;
+const ASYNC: u8 = 2;
+
+struct Registration<I, P> {
+    generate: Generator<I, P>,
+    queue: Option<MessageQueue<P>>,
+    /// Counters when registered: stats count from here.
+    base: Snapshot,
+}
+
+struct Topic<I, P> {
+    state: AtomicU8,
+    counters: Arc<Counters>,
+    registration: RwLock<Option<Registration<I, P>>>,
+    options: Mutex<SubscriberOptions>,
+}
+
+/// The topics of one process.
+///
+/// ```
+/// use isula_mailbox::core::topics::{Delivery, Published, TopicTable};
+/// use isula_mailbox::core::blocking_queue::Pop;
+///
+/// let table = TopicTable::new(1);
+/// table.register(0, Box::new(|id: u32| Some(format!("container {id}"))), Delivery::Async).unwrap();
+/// assert_eq!(table.publish(0, 1), Ok(Published::NoSubscribers));
+///
+/// let subscriber = table.subscribe(0).unwrap();
+/// assert_eq!(table.publish(0, 2), Ok(Published::Done));
+/// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
+/// assert_eq!(message.payload(), "container 2");
+///
+/// table.unregister(0).unwrap();
+/// assert!(matches!(subscriber.pop(), Pop::Closed));
+/// ```
+pub struct TopicTable<I, P> {
+    topics: Box<[Topic<I, P>]>,
+}
+
+impl<I, P> TopicTable<I, P> {
+    /// A table of `count` unregistered topics, numbered from 0.
+    pub fn new(count: usize) -> Self {
+        TopicTable {
+            topics: (0..count)
+                .map(|_| Topic {
+                    state: AtomicU8::new(UNREGISTERED),
+                    counters: Arc::default(),
+                    registration: RwLock::new(None),
+                    options: Mutex::new(SubscriberOptions::default()),
+                })
+                .collect(),
+        }
+    }
+
+    fn topic(&self, topic: usize) -> Result<&Topic<I, P>, TopicError> {
+        self.topics.get(topic).ok_or(TopicError::Invalid)
+    }
+
+    /// Registers `topic`. Fails if it is registered already.
+    pub fn register(
+        &self,
+        topic: usize,
+        generate: Generator<I, P>,
+        delivery: Delivery,
+    ) -> Result<(), TopicError> {
+        let entry = self.topic(topic)?;
+        let mut registration = entry.registration.write();
+        if registration.is_some() {
+            return Err(TopicError::AlreadyRegistered);
+        }
+        let queue = match delivery {
+            Delivery::Sync => None,
+            Delivery::Async => Some(MessageQueue::with_counters(Arc::clone(&entry.counters))),
+        };
+        *registration = Some(Registration {
+            generate,
+            queue,
+            base: entry.counters.snapshot(),
+        });
+        let state = match delivery {
+            Delivery::Sync => SYNC,
+            Delivery::Async => ASYNC,
+        };
+        entry.state.store(state, Ordering::Release);
+        Ok(())
+    }
+
+    /// Unregisters `topic`: its subscribers are shut down and it can be
+    /// registered again. Returns once no publish is still running its
+    /// generator, so the generator's context may then be freed.
+    pub fn unregister(&self, topic: usize) -> Result<(), TopicError> {
+        let entry = self.topic(topic)?;
+        // Closes the door first so that a stream of publishers cannot keep
+        // the write lock away, then again under the lock, where a register
+        // that slipped in between is undone with the registration it made.
+        entry.state.store(UNREGISTERED, Ordering::Release);
+        let mut slot = entry.registration.write();
+        let registration = slot.take().ok_or(TopicError::NotRegistered)?;
+        entry.state.store(UNREGISTERED, Ordering::Release);
+        drop(slot);
+        // The queue shuts down when dropped here, outside the lock: dropping
+        // pending messages runs the daemon's release function.
+        drop(registration);
+        Ok(())
+    }
+
+    /// Publishes `input` on `topic`. For an async topic nobody subscribes
+    /// to, this reads two atomics and returns: no lock, no allocation, no
+    /// generator call.
+    pub fn publish(&self, topic: usize, input: I) -> Result<Published, TopicError> {
+        let entry = self.topic(topic)?;
+        match entry.state.load(Ordering::Acquire) {
+            UNREGISTERED => return Ok(Published::NotRegistered),
+            ASYNC if !entry.counters.has_subscribers() => return Ok(Published::NoSubscribers),
+            _ => {}
+        }
+        // Held while the generator runs, so that unregister waits for it;
+        // recursive so that a generator may publish in turn.
+        let registration = entry.registration.read_recursive();
+        let Some(registration) = registration.as_ref() else {
+            return Ok(Published::NotRegistered);
+        };
+        let Some(payload) = (registration.generate)(input) else {
+            return Ok(Published::Nothing);
+        };
+        match &registration.queue {
+            None => drop(payload),
+            // Only fails once shut down, which needs the write lock we block.
+            Some(queue) => drop(queue.publish(Message::new(payload))),
+        }
+        Ok(Published::Done)
+    }
+
+    /// A new subscriber of the async `topic`, made with the topic's
+    /// subscriber options.
+    pub fn subscribe(&self, topic: usize) -> Result<Subscriber<P>, TopicError> {
+        let entry = self.topic(topic)?;
+        let options = *entry.options.lock();
+        let registration = entry.registration.read_recursive();
+        let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
+        let queue = registration.queue.as_ref().ok_or(TopicError::Sync)?;
+        // A registered topic's queue is never shut down.
+        queue.subscribe(options).ok_or(TopicError::NotRegistered)
+    }
+
+    /// Stops delivering `topic` to `subscriber`.
+    pub fn unsubscribe(&self, topic: usize, subscriber: &Subscriber<P>) -> Result<(), TopicError> {
+        let entry = self.topic(topic)?;
+        let registration = entry.registration.read_recursive();
+        let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
+        match &registration.queue {
+            Some(queue) if queue.unsubscribe(subscriber) => Ok(()),
+            _ => Err(TopicError::NotSubscribed),
+        }
+    }
+
+    /// Whether `topic` is registered.
+    pub fn is_registered(&self, topic: usize) -> bool {
+        self.topic(topic)
+            .map(|entry| entry.state.load(Ordering::Acquire) != UNREGISTERED)
+            .unwrap_or(false)
+    }
+
+    /// The counters of `topic` since it was registered.
+    pub fn stats(&self, topic: usize) -> Result<Snapshot, TopicError> {
+        let entry = self.topic(topic)?;
+        let registration = entry.registration.read_recursive();
+        let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
+        Ok(entry.counters.snapshot().since(registration.base))
+    }
+
+    /// Sets the pop time limit of subscribers made from now on.
+    pub fn set_subscriber_timeout(
+        &self,
+        topic: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(), TopicError> {
+        self.topic(topic)?.options.lock().timeout = timeout;
+        Ok(())
+    }
+
+    /// Sets the bound of subscribers made from now on (`None`: unbounded).
+    pub fn set_subscriber_capacity(
+        &self,
+        topic: usize,
+        capacity: Option<NonZeroUsize>,
+    ) -> Result<(), TopicError> {
+        self.topic(topic)?.options.lock().capacity = capacity;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::blocking_queue::Pop;
+    use std::sync::atomic::AtomicUsize;
+
+    #[test]
+    fn sync_topic_drops_the_result_in_the_publishing_thread() {
+        let table = TopicTable::<u32, Arc<AtomicUsize>>::new(1);
+        let released = Arc::new(AtomicUsize::new(0));
+        let handle = Arc::clone(&released);
+        table
+            .register(
+                0,
+                Box::new(move |_| Some(Arc::clone(&handle))),
+                Delivery::Sync,
+            )
+            .unwrap();
+        assert_eq!(table.publish(0, 1), Ok(Published::Done));
+        assert_eq!(Arc::strong_count(&released), 2, "result dropped, not kept");
+        assert_eq!(table.subscribe(0).err(), Some(TopicError::Sync));
+    }
+
+    #[test]
+    fn no_subscriber_means_no_generator_call() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let table = TopicTable::<u32, u32>::new(1);
+        let counted = Arc::clone(&calls);
+        table
+            .register(
+                0,
+                Box::new(move |x| {
+                    counted.fetch_add(1, Ordering::SeqCst);
+                    Some(x)
+                }),
+                Delivery::Async,
+            )
+            .unwrap();
+        assert_eq!(table.publish(0, 1), Ok(Published::NoSubscribers));
+        let subscriber = table.subscribe(0).unwrap();
+        assert_eq!(table.publish(0, 2), Ok(Published::Done));
+        drop(subscriber);
+        assert_eq!(table.publish(0, 3), Ok(Published::NoSubscribers));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn register_twice_fails_and_reregister_after_unregister_works() {
+        let table = TopicTable::<u32, u32>::new(2);
+        let generate = || -> Generator<u32, u32> { Box::new(Some) };
+        table.register(1, generate(), Delivery::Async).unwrap();
+        assert_eq!(
+            table.register(1, generate(), Delivery::Async),
+            Err(TopicError::AlreadyRegistered)
+        );
+        let old = table.subscribe(1).unwrap();
+        table.unregister(1).unwrap();
+        assert_eq!(table.unregister(1), Err(TopicError::NotRegistered));
+        assert!(matches!(old.pop(), Pop::Closed));
+        table.register(1, generate(), Delivery::Async).unwrap();
+        let new = table.subscribe(1).unwrap();
+        table.publish(1, 9).unwrap();
+        assert!(matches!(new.pop(), Pop::Item(m) if *m.payload() == 9));
+        assert_eq!(table.stats(1).unwrap().published, 1);
+        assert_eq!(table.publish(2, 0), Err(TopicError::Invalid));
+    }
+}

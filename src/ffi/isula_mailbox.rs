@@ -1,0 +1,191 @@
+//! `isula_mailbox.h`: what the library adds to the original API.
+
+use std::num::NonZeroUsize;
+use std::os::raw::{c_char, c_int, c_void};
+
+use log::{Level, LevelFilter};
+
+use super::handle::take_handle;
+use super::mailbox::{topic_failure, RawTopic};
+use super::message_queue::message_queue;
+use super::{call, millis, Failure};
+use crate::foreign::ForeignLogSink;
+use crate::global::mailbox;
+
+/// Shuts the queue down (as `message_queue_shutdown`) and frees it; its
+/// subscribers stay valid (shut down) until destroyed. NULL is a no-op.
+///
+/// # Safety
+/// `mq` is NULL or a live message queue, not used again afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn message_queue_destroy(mq: *mut message_queue) {
+    call("message_queue_destroy", (), || {
+        // SAFETY: per this function's contract, `mq` is NULL or a live
+        // handle that nobody uses afterwards. Subscribers hold the queue
+        // only weakly, so dropping the handle frees it.
+        drop(unsafe { take_handle(mq) });
+        Ok(())
+    })
+}
+
+/// Log levels, most severe first.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum mailbox_log_level {
+    MAILBOX_LOG_ERROR = 1,
+    MAILBOX_LOG_WARN = 2,
+    MAILBOX_LOG_INFO = 3,
+    MAILBOX_LOG_DEBUG = 4,
+    MAILBOX_LOG_TRACE = 5,
+}
+
+/// A `mailbox_log_level` as C passes it: any `int`, checked before use.
+/// Spelled `mailbox_log_level` in the header.
+#[repr(transparent)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawLogLevel(pub c_int);
+
+impl RawLogLevel {
+    fn filter(self) -> Option<LevelFilter> {
+        Some(match self.0 {
+            0 => LevelFilter::Off,
+            1 => LevelFilter::Error,
+            2 => LevelFilter::Warn,
+            3 => LevelFilter::Info,
+            4 => LevelFilter::Debug,
+            5 => LevelFilter::Trace,
+            _ => return None,
+        })
+    }
+}
+
+fn c_level(level: Level) -> mailbox_log_level {
+    match level {
+        Level::Error => mailbox_log_level::MAILBOX_LOG_ERROR,
+        Level::Warn => mailbox_log_level::MAILBOX_LOG_WARN,
+        Level::Info => mailbox_log_level::MAILBOX_LOG_INFO,
+        Level::Debug => mailbox_log_level::MAILBOX_LOG_DEBUG,
+        Level::Trace => mailbox_log_level::MAILBOX_LOG_TRACE,
+    }
+}
+
+/// Receives one log record: its level, the message (valid during the call
+/// only) and the `user` pointer given to `mailbox_set_log_callback`.
+pub type mailbox_log_fn = Option<
+    unsafe extern "C" fn(level: mailbox_log_level, message: *const c_char, user: *mut c_void),
+>;
+
+/// Routes the library's log records into the daemon's log: records up to
+/// `max_level` go to `fn(level, message, user)`, from whichever thread logs
+/// them; records above it are not even formatted. A NULL `fn` puts back the
+/// default: warnings and errors to stderr. When the call returns, the
+/// previous callback is no longer running and will not be called again.
+/// `max_level` 0 turns logging off. An invalid `max_level` is logged and
+/// changes nothing.
+///
+/// # Safety
+/// `fn` is NULL or safe to call with `user` from any thread until replaced;
+/// it must not call `mailbox_set_log_callback` itself.
+#[no_mangle]
+pub unsafe extern "C" fn mailbox_set_log_callback(
+    r#fn: mailbox_log_fn,
+    max_level: RawLogLevel,
+    user: *mut c_void,
+) {
+    call("mailbox_set_log_callback", (), || {
+        let Some(callback) = r#fn else {
+            crate::logging::set_sink(None, crate::logging::DEFAULT_LEVEL);
+            return Ok(());
+        };
+        let level = max_level
+            .filter()
+            .ok_or_else(|| Failure::error(format!("invalid max_level {}", max_level.0)))?;
+        let sink = ForeignLogSink::new(callback, user);
+        crate::logging::set_sink(
+            Some(Box::new(move |level, message| {
+                sink.emit(c_level(level), message)
+            })),
+            level,
+        );
+        Ok(())
+    })
+}
+
+/// Counters of one topic since it was registered.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct mailbox_topic_stats {
+    /// Messages generated and published.
+    pub published: u64,
+    /// (message, subscriber) deliveries enqueued.
+    pub delivered: u64,
+    /// Deliveries dropped: subscriber full, or shut down.
+    pub dropped: u64,
+    /// Deliveries enqueued and not yet popped.
+    pub pending: u64,
+    /// Subscribers now.
+    pub subscribers: u32,
+}
+
+/// Fills `*out` with the counters of the registered `topic`. Reads relaxed
+/// atomics: publishing takes no lock for them.
+///
+/// Returns 0, or -1 for NULL `out` or an invalid or unregistered topic.
+///
+/// # Safety
+/// `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn mailbox_get_topic_stats(
+    topic: RawTopic,
+    out: *mut mailbox_topic_stats,
+) -> c_int {
+    call("mailbox_get_topic_stats", -1, || {
+        if out.is_null() {
+            return Err(Failure::null("out"));
+        }
+        let stats = mailbox()
+            .stats(topic.index()?)
+            .map_err(|error| topic_failure(topic, error))?;
+        let stats = mailbox_topic_stats {
+            published: stats.published,
+            delivered: stats.delivered,
+            dropped: stats.dropped,
+            pending: stats.pending,
+            subscribers: stats.subscribers,
+        };
+        // SAFETY: `out` is non-NULL and, per this function's contract,
+        // writable.
+        unsafe { out.write(stats) };
+        Ok(0)
+    })
+}
+
+/// Sets how long pops of subscribers made from now on wait, in
+/// milliseconds (negative: forever; default 1000).
+///
+/// Returns 0, or -1 for an invalid topic.
+#[no_mangle]
+pub extern "C" fn mailbox_set_subscriber_timeout(topic: RawTopic, timeout_ms: i64) -> c_int {
+    call("mailbox_set_subscriber_timeout", -1, || {
+        mailbox()
+            .set_subscriber_timeout(topic.index()?, millis(timeout_ms))
+            .map_err(|error| topic_failure(topic, error))?;
+        Ok(0)
+    })
+}
+
+/// Bounds subscribers made from now on to `capacity` pending messages (0:
+/// unbounded, the default). A full subscriber drops its oldest pending
+/// message (with `mailbox_message_unref`) to make room, and the topic's
+/// `dropped` counter counts it; the order of what it keeps is unchanged.
+///
+/// Returns 0, or -1 for an invalid topic.
+#[no_mangle]
+pub extern "C" fn mailbox_set_subscriber_capacity(topic: RawTopic, capacity: usize) -> c_int {
+    call("mailbox_set_subscriber_capacity", -1, || {
+        mailbox()
+            .set_subscriber_capacity(topic.index()?, NonZeroUsize::new(capacity))
+            .map_err(|error| topic_failure(topic, error))?;
+        Ok(0)
+    })
+}

@@ -1,0 +1,132 @@
+//! `message_subscriber.h`: one consumer's queue of message references.
+
+use std::os::raw::{c_int, c_void};
+use std::ptr;
+
+use super::handle::{borrow_message, into_handle, message_into_ptr, take_handle, Handle};
+use super::mailbox_message::mailbox_message;
+use super::{call, handle_arg, millis, Failure};
+use crate::core::blocking_queue::Pop;
+use crate::core::subscriber::{Subscriber, SubscriberOptions};
+use crate::foreign::{ForeignMessage, ForeignPayload};
+
+/// A subscriber (opaque).
+pub struct message_subscriber {
+    _private: [u8; 0],
+}
+
+impl Handle for message_subscriber {
+    type Target = Subscriber<ForeignPayload>;
+}
+
+/// Creates a subscriber attached to no message queue: it receives what is
+/// pushed with `message_subscriber_push`.
+///
+/// `timeout` is how long `message_subscriber_pop` waits, in milliseconds
+/// (negative: forever). `release` is accepted for compatibility and unused:
+/// pending messages are always dropped with `mailbox_message_unref`.
+///
+/// Returns the subscriber (free it with `message_subscriber_destroy`).
+#[no_mangle]
+pub extern "C" fn message_subscriber_create(
+    timeout: i64,
+    release: Option<unsafe extern "C" fn(*mut c_void)>,
+) -> *mut message_subscriber {
+    let _ = release;
+    call("message_subscriber_create", ptr::null_mut(), || {
+        let options = SubscriberOptions {
+            timeout: millis(timeout),
+            ..SubscriberOptions::default()
+        };
+        Ok(into_handle::<message_subscriber>(Subscriber::new(options)))
+    })
+}
+
+/// Drops every pending message (with `mailbox_message_unref`) and makes
+/// every later pop return 0 with `*msg == NULL`, at once and every time.
+/// NULL is a no-op.
+///
+/// # Safety
+/// `sub` is NULL or a live subscriber.
+#[no_mangle]
+pub unsafe extern "C" fn message_subscriber_shutdown(sub: *mut message_subscriber) {
+    call("message_subscriber_shutdown", (), || {
+        if !sub.is_null() {
+            handle_arg!(sub).shutdown();
+        }
+        Ok(())
+    })
+}
+
+/// Drops what is still queued and frees the subscriber. A subscriber still
+/// subscribed to a message queue is detached from it first. NULL is a no-op.
+///
+/// # Safety
+/// `sub` is NULL or a live subscriber, not used again afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn message_subscriber_destroy(sub: *mut message_subscriber) {
+    call("message_subscriber_destroy", (), || {
+        // SAFETY: per this function's contract, `sub` is NULL or a live
+        // handle that nobody uses afterwards.
+        drop(unsafe { take_handle(sub) });
+        Ok(())
+    })
+}
+
+/// Queues a reference to `msg`: the subscriber takes its own reference, the
+/// caller keeps theirs.
+///
+/// Returns 0, or -1 if an argument is NULL or the subscriber is shut down.
+///
+/// # Safety
+/// `sub` is NULL or a live subscriber; `msg` is NULL or a message the
+/// caller holds a reference to.
+#[no_mangle]
+pub unsafe extern "C" fn message_subscriber_push(
+    sub: *mut message_subscriber,
+    msg: *mut mailbox_message,
+) -> c_int {
+    call("message_subscriber_push", -1, || {
+        let sub = handle_arg!(sub);
+        // SAFETY: per this function's contract, the caller's reference keeps
+        // a non-NULL `msg` alive for the call.
+        let msg = unsafe { borrow_message(msg) }.ok_or_else(|| Failure::null("msg"))?;
+        let copy: ForeignMessage = msg
+            .try_clone()
+            .ok_or_else(|| Failure::error("reference count overflow"))?;
+        sub.push(copy)
+            .map_err(|_| Failure::error("subscriber is shut down"))?;
+        Ok(0)
+    })
+}
+
+/// Hands the caller the oldest message in `*msg` (one reference: unref it),
+/// waiting up to the subscriber's timeout.
+///
+/// Returns 0 with a message; 0 with `*msg == NULL` once the subscriber is
+/// shut down; `ETIMEDOUT` when the timeout passed (`*msg` untouched); -1 if
+/// an argument is NULL.
+///
+/// # Safety
+/// `sub` is NULL or a live subscriber; `msg` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn message_subscriber_pop(
+    sub: *mut message_subscriber,
+    msg: *mut *mut mailbox_message,
+) -> c_int {
+    call("message_subscriber_pop", -1, || {
+        let sub = handle_arg!(sub);
+        if msg.is_null() {
+            return Err(Failure::null("msg"));
+        }
+        let popped = match sub.pop() {
+            Pop::Item(message) => message_into_ptr(message),
+            Pop::Closed => ptr::null_mut(),
+            Pop::TimedOut => return Ok(libc::ETIMEDOUT),
+        };
+        // SAFETY: `msg` is non-NULL and, per this function's contract,
+        // points to writable storage for one pointer.
+        unsafe { msg.write(popped) };
+        Ok(0)
+    })
+}
