@@ -20,6 +20,9 @@ struct Header {
     export: &'static [&'static str],
     /// Verbatim, after the includes.
     prologue: &'static str,
+    /// Whether to include `<isula_libutils/auto_cleanup.h>` where it is
+    /// installed, as the original header did (daemon code may rely on it).
+    libutils: bool,
     /// The `__isula_auto_<name>` cleanup macro the header offers:
     /// (name, type, function that disposes of a `type *`).
     cleanup: Option<(&'static str, &'static str, &'static str)>,
@@ -31,10 +34,18 @@ const HEADERS: &[Header] = &[
         source: "src/ffi/blocking_queue.rs",
         guard: "DAEMON_UTILS_CUTILS_BLOCKING_QUEUE_H",
         includes: &[],
-        sys_includes: &["errno.h", "stdbool.h", "stddef.h", "stdint.h"],
+        sys_includes: &[
+            "errno.h",
+            "pthread.h",
+            "stdbool.h",
+            "stddef.h",
+            "stdint.h",
+            "time.h",
+        ],
         export: &[],
         prologue: "/* Timeout of a queue whose pops wait forever (any negative value does). */\n\
                    #define BLOCKING_QUEUE_NO_TIMEOUT (-1)",
+        libutils: true,
         cleanup: Some(("blocking_queue", "blocking_queue", "blocking_queue_destroy")),
     },
     Header {
@@ -42,9 +53,10 @@ const HEADERS: &[Header] = &[
         source: "src/ffi/mailbox_message.rs",
         guard: "DAEMON_MAILBOX_MAILBOX_MESSAGE_H",
         includes: &[],
-        sys_includes: &["stddef.h", "stdint.h"],
+        sys_includes: &["pthread.h", "stdbool.h", "stddef.h", "stdint.h"],
         export: &[],
         prologue: "",
+        libutils: true,
         cleanup: Some((
             "mailbox_message",
             "mailbox_message",
@@ -59,6 +71,7 @@ const HEADERS: &[Header] = &[
         sys_includes: &[],
         export: &[],
         prologue: "",
+        libutils: false,
         cleanup: Some((
             "subscriber",
             "message_subscriber",
@@ -77,6 +90,7 @@ const HEADERS: &[Header] = &[
         sys_includes: &[],
         export: &[],
         prologue: "",
+        libutils: false,
         cleanup: None,
     },
     Header {
@@ -98,6 +112,7 @@ const HEADERS: &[Header] = &[
             "message_release_t",
         ],
         prologue: "",
+        libutils: false,
         cleanup: None,
     },
     Header {
@@ -108,9 +123,21 @@ const HEADERS: &[Header] = &[
         sys_includes: &[],
         export: &["mailbox_log_level"],
         prologue: "",
+        libutils: false,
         cleanup: None,
     },
 ];
+
+/// The daemon's cleanup helpers, included where installed (nested `#if`s:
+/// a compiler without `__has_include` must not parse the call).
+const LIBUTILS_INCLUDE: &str = "\
+/* As the original header: the daemon's cleanup helpers, where installed. */
+#if defined(__has_include)
+#if __has_include(<isula_libutils/auto_cleanup.h>)
+#include <isula_libutils/auto_cleanup.h>
+#endif
+#endif
+";
 
 /// The `__isula_auto_<name>` cleanup attribute for a local `ty *`, calling
 /// `dispose` on it at scope exit. Its callback has a name of its own, so the
@@ -169,7 +196,12 @@ fn generate(root: &Path, base: &cbindgen::Config, header: &Header) -> String {
     config.includes = header.includes.iter().map(|s| s.to_string()).collect();
     config.sys_includes = header.sys_includes.iter().map(|s| s.to_string()).collect();
     config.export.include = header.export.iter().map(|s| s.to_string()).collect();
-    config.after_includes = (!header.prologue.is_empty()).then(|| header.prologue.to_string());
+    let mut after_includes = String::new();
+    if header.libutils {
+        after_includes.push_str(LIBUTILS_INCLUDE);
+    }
+    after_includes.push_str(header.prologue);
+    config.after_includes = (!after_includes.is_empty()).then_some(after_includes);
     let mut trailer = header.cleanup.map(cleanup_macro).unwrap_or_default();
     trailer.push_str(&format!("#endif /* {} */", header.guard));
     config.trailer = Some(trailer);

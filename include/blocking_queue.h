@@ -3,9 +3,17 @@
 #define DAEMON_UTILS_CUTILS_BLOCKING_QUEUE_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
+/* As the original header: the daemon's cleanup helpers, where installed. */
+#if defined(__has_include)
+#if __has_include(<isula_libutils/auto_cleanup.h>)
+#include <isula_libutils/auto_cleanup.h>
+#endif
+#endif
 /* Timeout of a queue whose pops wait forever (any negative value does). */
 #define BLOCKING_QUEUE_NO_TIMEOUT (-1)
 

@@ -2,8 +2,17 @@
 #ifndef DAEMON_MAILBOX_MAILBOX_MESSAGE_H
 #define DAEMON_MAILBOX_MAILBOX_MESSAGE_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+/* As the original header: the daemon's cleanup helpers, where installed. */
+#if defined(__has_include)
+#if __has_include(<isula_libutils/auto_cleanup.h>)
+#include <isula_libutils/auto_cleanup.h>
+#endif
+#endif
+
 
 /**
  * A reference-counted message. Only `data` is public: the daemon reads

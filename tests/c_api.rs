@@ -45,26 +45,30 @@ const HEADERS: &[&str] = &[
     "isula_mailbox.h",
 ];
 
-/// Each header compiles on its own, as C and as C++, with and without the
-/// daemon's `<isula_libutils/auto_cleanup.h>` included first (a stand-in
-/// with the same macros lives in c-tests/), with no warning.
+/// Each header compiles on its own (twice over), as C and as C++, with no
+/// warning: where the daemon's `<isula_libutils/auto_cleanup.h>` is not
+/// installed, and where it is (a stand-in with its macros lives in c-tests/)
+/// and included first.
 #[test]
 fn headers_are_self_contained_in_c_and_cxx() {
     let toolchain = toolchain();
     for header in HEADERS {
         for lang in [Lang::C, Lang::Cxx] {
-            for with_libutils in [false, true] {
-                let prelude = if with_libutils {
+            for libutils in [false, true] {
+                let prelude = if libutils {
                     "#include <isula_libutils/auto_cleanup.h>\n"
                 } else {
                     ""
                 };
                 let stem = header.trim_end_matches(".h");
-                let name = format!("header_{stem}_{lang:?}_{with_libutils}");
                 toolchain.compiles(
-                    &name,
+                    &format!("header_{stem}_{lang:?}_{libutils}"),
                     lang,
-                    &format!("{prelude}#include \"{header}\"\n#include \"{header}\"\nint main(void) {{ return 0; }}\n"),
+                    libutils,
+                    &format!(
+                        "{prelude}#include \"{header}\"\n#include \"{header}\"\n\
+                         int main(void) {{ return 0; }}\n"
+                    ),
                 );
             }
         }

@@ -145,9 +145,14 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
 pub unsafe extern "C" fn mailbox_unregister_topic_handler(topic: RawTopic) {
     call("mailbox_unregister_topic_handler", (), || {
         let index = topic.index()?;
-        mailbox()
-            .unregister(index)
-            .map_err(|error| topic_failure(topic, error))
+        mailbox().unregister(index).map_err(|error| match error {
+            // The daemon's CRI shutdown unregisters whether or not pod
+            // events were enabled: not worth a warning.
+            TopicError::NotRegistered => {
+                Failure::info(format!("topic {} was not registered", topic.0))
+            }
+            error => topic_failure(topic, error),
+        })
     })
 }
 

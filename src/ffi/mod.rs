@@ -36,6 +36,14 @@ impl Failure {
         }
     }
 
+    /// Nothing to do, as expected in some normal flows; not shown by default.
+    pub(crate) fn info(what: impl Into<Cow<'static, str>>) -> Self {
+        Failure {
+            level: log::Level::Info,
+            what: what.into(),
+        }
+    }
+
     /// A harmless misuse, ignored.
     pub(crate) fn warn(what: impl Into<Cow<'static, str>>) -> Self {
         Failure {

@@ -180,8 +180,10 @@ impl Toolchain {
     }
 
     /// Checks that `text` compiles (no link) as `lang` with the daemon's
-    /// flags and the library's include directory.
-    pub fn compiles(&self, name: &str, lang: Lang, text: &str) {
+    /// flags and the library's include directory; with `libutils`, the
+    /// stand-in `<isula_libutils/auto_cleanup.h>` of c-tests/ is installed
+    /// too.
+    pub fn compiles(&self, name: &str, lang: Lang, libutils: bool, text: &str) {
         let ext = if lang == Lang::C { "c" } else { "cc" };
         let src = self.build_dir.join(format!("{name}.{ext}"));
         std::fs::write(&src, text).expect("write source");
@@ -189,10 +191,11 @@ impl Toolchain {
         cc.args(lang.flags())
             .arg("-fsyntax-only")
             .arg("-I")
-            .arg(self.root.join("include"))
-            .arg("-I")
-            .arg(self.root.join("c-tests"))
-            .arg(&src);
+            .arg(self.root.join("include"));
+        if libutils {
+            cc.arg("-I").arg(self.root.join("c-tests"));
+        }
+        cc.arg(&src);
         run_checked(&mut cc, &format!("compiling {name}.{ext}"));
     }
 }
