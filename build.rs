@@ -172,6 +172,10 @@ fn main() {
         out.display()
     );
 
+    // A soname, so that programs linked against the shared library record
+    // its name rather than the path it was linked from.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libisula_mailbox.so");
+
     let base = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("read cbindgen.toml");
     for header in HEADERS {
         println!("cargo:rerun-if-changed={}", header.source);

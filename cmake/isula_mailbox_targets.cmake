@@ -1,0 +1,32 @@
+# Defines the imported targets isula_mailbox::static, isula_mailbox::shared
+# and isula_mailbox::isula_mailbox (static) for a build tree or an install.
+# Used by the top-level CMakeLists.txt and by isula_mailboxConfig.cmake.
+include_guard(GLOBAL)
+
+function(isula_mailbox_add_targets include_dir static_library shared_library)
+    if(TARGET isula_mailbox::static)
+        return()
+    endif()
+    set(THREADS_PREFER_PTHREAD_FLAG ON)
+    find_package(Threads REQUIRED)
+    # What a Rust static library needs from the system (see
+    # `cargo rustc -- --print native-static-libs`).
+    set(_system_libs Threads::Threads ${CMAKE_DL_LIBS} m rt)
+
+    add_library(isula_mailbox_static STATIC IMPORTED GLOBAL)
+    set_target_properties(isula_mailbox_static PROPERTIES
+        IMPORTED_LOCATION "${static_library}"
+        INTERFACE_INCLUDE_DIRECTORIES "${include_dir}"
+        INTERFACE_LINK_LIBRARIES "${_system_libs}")
+
+    add_library(isula_mailbox_shared SHARED IMPORTED GLOBAL)
+    set_target_properties(isula_mailbox_shared PROPERTIES
+        IMPORTED_LOCATION "${shared_library}"
+        IMPORTED_SONAME "libisula_mailbox.so"
+        INTERFACE_INCLUDE_DIRECTORIES "${include_dir}"
+        INTERFACE_LINK_LIBRARIES "Threads::Threads")
+
+    add_library(isula_mailbox::static ALIAS isula_mailbox_static)
+    add_library(isula_mailbox::shared ALIAS isula_mailbox_shared)
+    add_library(isula_mailbox::isula_mailbox ALIAS isula_mailbox_static)
+endfunction()
