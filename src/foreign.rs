@@ -5,7 +5,11 @@
 use std::ffi::CString;
 use std::os::raw::{c_char, c_void};
 
-use crate::core::message::Message;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
+use std::sync::atomic::{fence, AtomicUsize, Ordering};
+
+use crate::core::message::Shared;
 use crate::ffi::isula_mailbox::mailbox_log_level;
 use crate::ffi::mailbox_message::mailbox_message;
 
@@ -15,48 +19,136 @@ pub type ReleaseFn = unsafe extern "C" fn(*mut c_void);
 /// `void *(*)(void *context, void *data)`: a topic's generator.
 pub type GeneratorFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void;
 
-/// The payload of a message from C: `data` and the function that releases
-/// it when the message's last reference goes.
-///
-/// `#[repr(C)]` with the public header first: a pointer to a payload is a
-/// valid `mailbox_message *`, whose `data` the daemon reads directly.
+/// The block behind a `mailbox_message *`: `#[repr(C)]` with the public
+/// header first, so a pointer to the block is a valid `mailbox_message *`
+/// whose `data` the daemon reads directly. 24 bytes: the reference count
+/// needs no weak count, unlike `Arc`'s.
 #[repr(C)]
-pub struct ForeignPayload {
+struct MessageBlock {
     header: mailbox_message,
+    refs: AtomicUsize,
     destroy: Option<ReleaseFn>,
 }
 
-// SAFETY: the payload is only `data` and a function pointer. Handing
-// messages from publishing threads to popping threads is what the C API is
-// for (the original did the same), and the library itself never reads
-// through `data`: it only passes it to `destroy`, once, from `Drop`.
-unsafe impl Send for ForeignPayload {}
-// SAFETY: shared references only read the two fields; see `Send`.
-unsafe impl Sync for ForeignPayload {}
+/// One reference to a message from C: the daemon's `data` and the function
+/// that releases it when the last reference goes.
+pub struct ForeignMessage {
+    block: NonNull<MessageBlock>,
+}
 
-impl ForeignPayload {
-    /// Takes `data`, to be released by `destroy` (if any) when dropped.
+// SAFETY: a reference only touches the block's atomic count and, once, the
+// release function. Handing messages from publishing threads to popping
+// threads is what the C API is for (the original did the same), and the
+// library never reads through `data`: it only passes it to `destroy`.
+unsafe impl Send for ForeignMessage {}
+// SAFETY: `&ForeignMessage` only reads the block's fields and counts
+// atomically; see `Send`.
+unsafe impl Sync for ForeignMessage {}
+
+impl ForeignMessage {
+    /// The most references one message may have, as the original's `INT_MAX`.
+    pub const MAX_REFS: usize = i32::MAX as usize;
+
+    /// A message around `data`, with one reference; `destroy` (if any)
+    /// releases `data` when the last reference goes.
     pub fn new(data: *mut c_void, destroy: Option<ReleaseFn>) -> Self {
-        ForeignPayload {
+        let block = Box::new(MessageBlock {
             header: mailbox_message { data },
+            refs: AtomicUsize::new(1),
             destroy,
+        });
+        ForeignMessage {
+            block: NonNull::from(Box::leak(block)),
         }
+    }
+
+    fn block(&self) -> &MessageBlock {
+        // SAFETY: the block stays allocated while any reference exists, and
+        // this is one.
+        unsafe { self.block.as_ref() }
+    }
+
+    /// The daemon's data.
+    #[cfg(test)]
+    pub fn data(&self) -> *mut c_void {
+        self.block().header.data
+    }
+
+    /// Gives this reference to C as a `mailbox_message *`.
+    pub fn into_raw(self) -> *mut mailbox_message {
+        let raw = self.block.as_ptr().cast::<mailbox_message>();
+        std::mem::forget(self);
+        raw
+    }
+
+    /// Takes back the reference a `mailbox_message *` stands for.
+    ///
+    /// # Safety
+    /// `raw` is non-NULL, came from [`into_raw`](Self::into_raw), and the
+    /// caller owns the reference it stands for, which this consumes.
+    pub unsafe fn from_raw(raw: *mut mailbox_message) -> Self {
+        ForeignMessage {
+            // SAFETY: non-NULL per this function's contract.
+            block: unsafe { NonNull::new_unchecked(raw.cast::<MessageBlock>()) },
+        }
+    }
+
+    /// Looks at the message behind a `mailbox_message *` without taking
+    /// the caller's reference; `None` for NULL.
+    ///
+    /// # Safety
+    /// A non-NULL `raw` came from [`into_raw`](Self::into_raw) and the
+    /// caller holds the reference it stands for while the result is in use.
+    pub unsafe fn borrow_raw(raw: *mut mailbox_message) -> Option<ManuallyDrop<Self>> {
+        NonNull::new(raw.cast::<MessageBlock>())
+            .map(|block| ManuallyDrop::new(ForeignMessage { block }))
+    }
+
+    /// How many references exist now.
+    #[cfg(test)]
+    pub fn ref_count(&self) -> usize {
+        self.block().refs.load(Ordering::Relaxed)
     }
 }
 
-impl Drop for ForeignPayload {
+impl ForeignMessage {
+    fn share_within(&self, limit: usize) -> Option<Self> {
+        // As `Arc::clone`: a new reference is made from an existing one, so
+        // no ordering is needed. Threads racing at the limit may each add
+        // one before taking it back: far from overflowing the count.
+        let before = self.block().refs.fetch_add(1, Ordering::Relaxed);
+        if before >= limit {
+            self.block().refs.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(ForeignMessage { block: self.block })
+    }
+}
+
+impl Shared for ForeignMessage {
+    fn share(&self) -> Option<Self> {
+        self.share_within(Self::MAX_REFS)
+    }
+}
+
+impl Drop for ForeignMessage {
     fn drop(&mut self) {
-        if let Some(destroy) = self.destroy {
-            // SAFETY: `data` was handed over with `destroy` as its release,
-            // and a payload is dropped once (after its message's last
-            // reference), so `data` is released exactly once.
-            unsafe { destroy(self.header.data) }
+        // As `Arc`'s drop: release our uses of the block to whoever drops
+        // the last reference, which acquires them before freeing.
+        if self.block().refs.fetch_sub(1, Ordering::Release) != 1 {
+            return;
+        }
+        fence(Ordering::Acquire);
+        // SAFETY: this was the last reference: nobody else can reach the
+        // block, which `new` allocated with `Box`.
+        let block = unsafe { Box::from_raw(self.block.as_ptr()) };
+        if let Some(destroy) = block.destroy {
+            // SAFETY: `data` was handed over with `destroy` as its release;
+            // the last reference goes once, so it is released exactly once.
+            unsafe { destroy(block.header.data) }
         }
     }
 }
-
-/// A message as C sees it.
-pub type ForeignMessage = Message<ForeignPayload>;
 
 /// What a publisher passes to `mailbox_publish`. The library never reads
 /// through it: it is handed to the generator in the publishing thread.
@@ -86,13 +178,13 @@ impl ForeignGenerator {
         }
     }
 
-    /// Calls the generator; a non-NULL result becomes a payload that the
+    /// Calls the generator; a non-NULL result becomes a message that the
     /// topic's release function will release.
-    pub fn generate(&self, input: RawInput) -> Option<ForeignPayload> {
+    pub fn generate(&self, input: RawInput) -> Option<ForeignMessage> {
         // SAFETY: `generator` and `context` were registered together by the
         // daemon, which promises the call is valid from any thread.
         let data = unsafe { (self.generator)(self.context, input.0) };
-        (!data.is_null()).then(|| ForeignPayload::new(data, self.release))
+        (!data.is_null()).then(|| ForeignMessage::new(data, self.release))
     }
 }
 
@@ -132,5 +224,64 @@ impl ForeignLogSink {
         // SAFETY: the daemon set `callback` with `user` to be called with a
         // level and a string valid for the duration of the call.
         unsafe { (self.callback)(level, text.as_ptr(), self.user) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+
+    static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn count_release(data: *mut c_void) {
+        assert_eq!(data as usize, 0x1234);
+        RELEASED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn last_reference_releases_once_across_threads() {
+        let before = RELEASED.load(Ordering::SeqCst);
+        let message = ForeignMessage::new(0x1234 as *mut c_void, Some(count_release));
+        assert_eq!(message.data() as usize, 0x1234);
+        let copies: Vec<_> = (0..8).map(|_| message.share().unwrap()).collect();
+        assert_eq!(message.ref_count(), 9);
+        let threads: Vec<_> = copies
+            .into_iter()
+            .map(|copy| {
+                std::thread::spawn(move || {
+                    let more: Vec<_> = (0..100).map(|_| copy.share().unwrap()).collect();
+                    drop(more);
+                    drop(copy);
+                })
+            })
+            .collect();
+        drop(message);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[test]
+    fn share_is_refused_at_the_limit_and_the_count_restored() {
+        let message = ForeignMessage::new(std::ptr::null_mut(), None);
+        let second = message.share_within(2).unwrap();
+        assert!(message.share_within(2).is_none());
+        assert_eq!(message.ref_count(), 2);
+        drop(second);
+        assert!(message.share_within(2).is_some());
+    }
+
+    #[test]
+    fn raw_round_trip_keeps_the_reference() {
+        let message = ForeignMessage::new(0x10 as *mut c_void, None);
+        let raw = message.into_raw();
+        // SAFETY: `raw` came from `into_raw` and its reference is ours.
+        let borrowed = unsafe { ForeignMessage::borrow_raw(raw) }.unwrap();
+        assert_eq!(borrowed.data() as usize, 0x10);
+        assert_eq!(borrowed.ref_count(), 1);
+        // SAFETY: as above; the reference is consumed here.
+        drop(unsafe { ForeignMessage::from_raw(raw) });
     }
 }

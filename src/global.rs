@@ -2,17 +2,18 @@
 //! the Rust API.
 #![forbid(unsafe_code)]
 
-use once_cell::sync::Lazy;
-
 use crate::core::topics::TopicTable;
 use crate::ffi::mailbox::TOPIC_COUNT;
-use crate::foreign::{ForeignPayload, RawInput};
+use crate::foreign::{ForeignMessage, RawInput};
 
 /// The topics of this process.
-pub(crate) type Mailbox = TopicTable<RawInput, ForeignPayload>;
+pub(crate) type Mailbox = TopicTable<RawInput, ForeignMessage, TOPIC_COUNT>;
 
-/// The one table, made on first use.
+/// Made at compile time: no lazy initialisation on the publish path.
+static MAILBOX: Mailbox = TopicTable::new();
+
+/// The one table.
+#[inline]
 pub(crate) fn mailbox() -> &'static Mailbox {
-    static MAILBOX: Lazy<Mailbox> = Lazy::new(|| TopicTable::new(TOPIC_COUNT));
     &MAILBOX
 }

@@ -23,6 +23,12 @@ pub enum Pop<T> {
 /// passes (on the monotonic clock; spurious wake-ups neither cut nor restart
 /// the wait) or the queue is closed.
 ///
+/// A waiting pop first takes [`NAPS`] short naps of [`NAP`], during which a
+/// push does not wake it (it looks again when the nap ends), and only then
+/// sleeps until a push wakes it. During a burst, consumers so drain batches
+/// instead of one item per wake-up, and producers make no wake-up system
+/// call; an item pushed during a nap waits at most one nap.
+///
 /// ```
 /// use std::time::Duration;
 /// use isula_mailbox::core::blocking_queue::{BlockingQueue, Pop};
@@ -42,7 +48,15 @@ pub struct BlockingQueue<T> {
 struct State<T> {
     items: VecDeque<T>,
     closed: bool,
+    /// Pops past their naps: a push must wake one of them.
+    sleepers: usize,
 }
+
+/// How long a nap lasts.
+pub const NAP: Duration = Duration::from_micros(50);
+
+/// How many naps a waiting pop takes before it needs a push to wake it.
+pub const NAPS: u32 = 4;
 
 /// Buffers at least this large are given back to the allocator once the
 /// queue drains, so one burst does not pin its peak memory forever.
@@ -55,12 +69,13 @@ impl<T> BlockingQueue<T> {
             state: Mutex::new(State {
                 items: VecDeque::new(),
                 closed: false,
+                sleepers: 0,
             }),
             not_empty: Condvar::new(),
         }
     }
 
-    /// Appends `item` and wakes one waiting `pop`. Gives the item back if
+    /// Appends `item` and wakes one sleeping `pop`. Gives the item back if
     /// the queue is closed.
     pub fn push(&self, item: T) -> Result<(), T> {
         let mut state = self.state.lock();
@@ -68,8 +83,11 @@ impl<T> BlockingQueue<T> {
             return Err(item);
         }
         state.items.push_back(item);
+        let wake = state.sleepers > 0;
         drop(state);
-        self.not_empty.notify_one();
+        if wake {
+            self.not_empty.notify_one();
+        }
         Ok(())
     }
 
@@ -87,8 +105,11 @@ impl<T> BlockingQueue<T> {
             None
         };
         state.items.push_back(item);
+        let wake = state.sleepers > 0;
         drop(state);
-        self.not_empty.notify_one();
+        if wake {
+            self.not_empty.notify_one();
+        }
         Ok(evicted)
     }
 
@@ -96,9 +117,9 @@ impl<T> BlockingQueue<T> {
     /// forever when `timeout` is `None`, otherwise at least `timeout`.
     pub fn pop(&self, timeout: Option<Duration>) -> Pop<T> {
         let mut state = self.state.lock();
-        // The deadline is computed only once the queue is found empty, so an
-        // immediate pop does not read the clock.
+        // Read the clock only once the queue is found empty.
         let mut deadline: Option<Option<Instant>> = None;
+        let mut naps = NAPS;
         loop {
             if let Some(item) = state.items.pop_front() {
                 if state.items.is_empty() && state.items.capacity() > SHRINK_ABOVE {
@@ -109,24 +130,28 @@ impl<T> BlockingQueue<T> {
             if state.closed {
                 return Pop::Closed;
             }
-            let Some(limit) = timeout else {
-                self.not_empty.wait(&mut state);
-                continue;
-            };
             // A limit too large to add to the clock is as good as forever.
-            match *deadline.get_or_insert_with(|| Instant::now().checked_add(limit)) {
+            let deadline = *deadline
+                .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
+            let now = Instant::now();
+            if deadline.is_some_and(|at| now >= at) {
+                return Pop::TimedOut;
+            }
+            if naps > 0 {
+                naps -= 1;
+                let wake_at = now + NAP;
+                let wake_at = deadline.map_or(wake_at, |at| at.min(wake_at));
+                self.not_empty.wait_until(&mut state, wake_at);
+                continue;
+            }
+            state.sleepers += 1;
+            match deadline {
                 None => self.not_empty.wait(&mut state),
                 Some(at) => {
-                    if self.not_empty.wait_until(&mut state, at).timed_out() {
-                        // One last look: an item may have come with the deadline.
-                        return match state.items.pop_front() {
-                            Some(item) => Pop::Item(item),
-                            None if state.closed => Pop::Closed,
-                            None => Pop::TimedOut,
-                        };
-                    }
+                    self.not_empty.wait_until(&mut state, at);
                 }
             }
+            state.sleepers -= 1;
         }
     }
 

@@ -1,17 +1,40 @@
 //! Per-topic counters, kept with relaxed atomics so that counting adds no
 //! lock and no ordering constraint to the paths it counts.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// Live counters of one message queue (for a topic: shared by all its
 /// registrations).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Counters {
     published: AtomicU64,
     delivered: AtomicU64,
     dropped: AtomicU64,
     pending: AtomicU64,
     subscribers: AtomicU32,
+}
+
+/// Where a message queue and its subscribers count: in a topic's counters,
+/// which live as long as the (static) topic table, or in counters of the
+/// queue's own.
+#[derive(Debug, Clone)]
+pub(crate) enum CountersRef {
+    Topic(&'static Counters),
+    Own(Arc<Counters>),
+}
+
+impl Deref for CountersRef {
+    type Target = Counters;
+
+    #[inline]
+    fn deref(&self) -> &Counters {
+        match self {
+            CountersRef::Topic(counters) => counters,
+            CountersRef::Own(counters) => counters,
+        }
+    }
 }
 
 /// A copy of [`Counters`] at one moment.
@@ -30,6 +53,17 @@ pub struct Snapshot {
 }
 
 impl Counters {
+    /// All zero.
+    pub const fn new() -> Self {
+        Counters {
+            published: AtomicU64::new(0),
+            delivered: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            pending: AtomicU64::new(0),
+            subscribers: AtomicU32::new(0),
+        }
+    }
+
     pub(crate) fn published(&self) {
         self.published.fetch_add(1, Relaxed);
     }
@@ -92,6 +126,12 @@ impl Counters {
             pending: self.pending.load(Relaxed),
             subscribers: self.subscribers.load(Relaxed),
         }
+    }
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

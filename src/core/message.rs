@@ -1,7 +1,18 @@
-//! A reference-counted message: one payload shared by every subscriber that
-//! receives it, dropped exactly once when the last reference goes.
+//! Messages shared by subscribers: the [`Shared`] trait the queues deliver
+//! through, and [`Message`], a reference-counted payload that implements it.
 
 use std::sync::Arc;
+
+/// A counted reference to a message that several subscribers hold at once.
+/// The message goes when the last reference is dropped.
+///
+/// The queues of this crate deliver any `Shared` type; the C layer uses its
+/// own, whose layout C code reads directly.
+pub trait Shared: Sized {
+    /// One more reference to the same message, or `None` when it already
+    /// has as many as it may.
+    fn share(&self) -> Option<Self>;
+}
 
 /// One reference to a shared payload `P`.
 ///
@@ -65,16 +76,11 @@ impl<P> Message<P> {
     pub fn same(&self, other: &Self) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
     }
+}
 
-    /// The underlying `Arc`, for the C layer, which hands messages out as
-    /// raw pointers.
-    pub fn into_arc(self) -> Arc<P> {
-        self.shared
-    }
-
-    /// Wraps an `Arc` taken back from [`into_arc`](Self::into_arc).
-    pub fn from_arc(shared: Arc<P>) -> Self {
-        Message { shared }
+impl<P> Shared for Message<P> {
+    fn share(&self) -> Option<Self> {
+        self.try_clone()
     }
 }
 

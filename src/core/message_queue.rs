@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::counters::Counters;
-use super::message::Message;
+use super::counters::{Counters, CountersRef};
+use super::message::Shared;
 use super::subscriber::{Inbox, Subscriber, SubscriberOptions};
 
 /// Fan-out of messages to subscribers.
@@ -32,25 +32,25 @@ use super::subscriber::{Inbox, Subscriber, SubscriberOptions};
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
 /// assert!(queue.publish(Message::new("late")).is_err());
 /// ```
-pub struct MessageQueue<P> {
-    shared: Arc<Shared<P>>,
+pub struct MessageQueue<M> {
+    shared: Arc<QueueShared<M>>,
 }
 
 /// What the queue and its subscribers share; subscribers hold it weakly so
 /// that dropping one detaches it.
-pub(crate) struct Shared<P> {
-    members: Mutex<Members<P>>,
-    counters: Arc<Counters>,
+pub(crate) struct QueueShared<M> {
+    members: Mutex<Members<M>>,
+    counters: CountersRef,
 }
 
-struct Members<P> {
-    inboxes: Vec<Arc<Inbox<P>>>,
+struct Members<M> {
+    inboxes: Vec<Arc<Inbox<M>>>,
     shut_down: bool,
 }
 
-impl<P> Shared<P> {
+impl<M> QueueShared<M> {
     /// Removes `inbox` from the members; whether it was one.
-    pub(crate) fn detach(&self, inbox: &Arc<Inbox<P>>) -> bool {
+    pub(crate) fn detach(&self, inbox: &Arc<Inbox<M>>) -> bool {
         let mut members = self.members.lock();
         let Some(index) = members.inboxes.iter().position(|m| Arc::ptr_eq(m, inbox)) else {
             return false;
@@ -62,17 +62,21 @@ impl<P> Shared<P> {
     }
 }
 
-impl<P> MessageQueue<P> {
+impl<M> MessageQueue<M> {
     /// A queue with counters of its own.
     pub fn new() -> Self {
-        Self::with_counters(Arc::default())
+        Self::with_counters(CountersRef::Own(Arc::default()))
     }
 
-    /// A queue that counts into `counters` (a topic's, shared by its
-    /// successive registrations).
-    pub fn with_counters(counters: Arc<Counters>) -> Self {
+    /// A queue that counts into a topic's counters, shared by the topic's
+    /// successive registrations.
+    pub(crate) fn for_topic(counters: &'static Counters) -> Self {
+        Self::with_counters(CountersRef::Topic(counters))
+    }
+
+    fn with_counters(counters: CountersRef) -> Self {
         MessageQueue {
-            shared: Arc::new(Shared {
+            shared: Arc::new(QueueShared {
                 members: Mutex::new(Members {
                     inboxes: Vec::new(),
                     shut_down: false,
@@ -84,10 +88,10 @@ impl<P> MessageQueue<P> {
 
     /// A new subscriber that receives every message published from now on,
     /// or `None` once the queue is shut down.
-    pub fn subscribe(&self, options: SubscriberOptions) -> Option<Subscriber<P>> {
+    pub fn subscribe(&self, options: SubscriberOptions) -> Option<Subscriber<M>> {
         let subscriber = Subscriber::for_queue(
             options,
-            Arc::clone(&self.shared.counters),
+            self.shared.counters.clone(),
             Arc::downgrade(&self.shared),
         );
         let mut members = self.shared.members.lock();
@@ -101,14 +105,17 @@ impl<P> MessageQueue<P> {
 
     /// Stops delivering to `subscriber` (which stays usable: it keeps what
     /// it has). Whether it was subscribed here.
-    pub fn unsubscribe(&self, subscriber: &Subscriber<P>) -> bool {
+    pub fn unsubscribe(&self, subscriber: &Subscriber<M>) -> bool {
         self.shared.detach(subscriber.inbox())
     }
 
     /// Delivers `message` to every subscriber attached now; each gets its
     /// own reference and the caller's reference is consumed. Gives the
     /// message back once the queue is shut down.
-    pub fn publish(&self, message: Message<P>) -> Result<(), Message<P>> {
+    pub fn publish(&self, message: M) -> Result<(), M>
+    where
+        M: Shared,
+    {
         // Messages pushed out of full inboxes; dropped once no lock is held,
         // since dropping may run the daemon's destructor.
         let mut evicted = Vec::new();
@@ -120,7 +127,7 @@ impl<P> MessageQueue<P> {
         counters.published();
         if let Some((last, others)) = members.inboxes.split_last() {
             for inbox in others {
-                match message.try_clone() {
+                match message.share() {
                     Some(copy) => keep_evicted(inbox.deliver(copy), &mut evicted),
                     None => {
                         log_error!(
@@ -170,22 +177,19 @@ impl<P> MessageQueue<P> {
     }
 }
 
-impl<P> Default for MessageQueue<P> {
+impl<M> Default for MessageQueue<M> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<P> Drop for MessageQueue<P> {
+impl<M> Drop for MessageQueue<M> {
     fn drop(&mut self) {
         self.shutdown();
     }
 }
 
-fn keep_evicted<P>(
-    delivery: Result<Option<Message<P>>, Message<P>>,
-    evicted: &mut Vec<Message<P>>,
-) {
+fn keep_evicted<M>(delivery: Result<Option<M>, M>, evicted: &mut Vec<M>) {
     match delivery {
         Ok(None) => {}
         // A subscriber shut down but not yet detached: its copy is simply
@@ -198,11 +202,12 @@ fn keep_evicted<P>(
 mod tests {
     use super::*;
     use crate::core::blocking_queue::Pop;
+    use crate::core::message::Message;
     use std::num::NonZeroUsize;
     use std::thread;
     use std::time::Duration;
 
-    fn pop_value(subscriber: &Subscriber<u32>) -> Option<u32> {
+    fn pop_value(subscriber: &Subscriber<Message<u32>>) -> Option<u32> {
         match subscriber.pop_timeout(Some(Duration::ZERO)) {
             Pop::Item(message) => Some(*message.payload()),
             _ => None,
@@ -211,7 +216,7 @@ mod tests {
 
     #[test]
     fn dropping_a_subscriber_detaches_it() {
-        let queue = MessageQueue::<u32>::new();
+        let queue = MessageQueue::<Message<u32>>::new();
         let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
         assert!(queue.has_subscribers());
         drop(subscriber);
@@ -222,7 +227,7 @@ mod tests {
 
     #[test]
     fn all_subscribers_see_one_order_under_concurrent_publishers() {
-        let queue = Arc::new(MessageQueue::<u32>::new());
+        let queue = Arc::new(MessageQueue::<Message<u32>>::new());
         let subscribers: Vec<_> = (0..3)
             .map(|_| queue.subscribe(SubscriberOptions::default()).unwrap())
             .collect();
@@ -253,7 +258,7 @@ mod tests {
 
     #[test]
     fn full_subscriber_drops_its_oldest_and_counts_it() {
-        let queue = MessageQueue::<u32>::new();
+        let queue = MessageQueue::<Message<u32>>::new();
         let options = SubscriberOptions {
             capacity: NonZeroUsize::new(2),
             ..SubscriberOptions::default()

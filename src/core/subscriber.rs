@@ -6,8 +6,7 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::blocking_queue::{BlockingQueue, Pop};
-use super::counters::Counters;
-use super::message::Message;
+use super::counters::CountersRef;
 use super::message_queue;
 
 /// How a new subscriber behaves.
@@ -23,26 +22,29 @@ pub struct SubscriberOptions {
 impl SubscriberOptions {
     /// The original's default: pops wait one second.
     pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(1000);
+
+    /// Pops wait [`DEFAULT_TIMEOUT`](Self::DEFAULT_TIMEOUT); unbounded.
+    pub const DEFAULT: SubscriberOptions = SubscriberOptions {
+        timeout: Some(Self::DEFAULT_TIMEOUT),
+        capacity: None,
+    };
 }
 
 impl Default for SubscriberOptions {
     fn default() -> Self {
-        SubscriberOptions {
-            timeout: Some(Self::DEFAULT_TIMEOUT),
-            capacity: None,
-        }
+        Self::DEFAULT
     }
 }
 
 /// The part of a subscriber that its message queue delivers into.
-pub(crate) struct Inbox<P> {
-    queue: BlockingQueue<Message<P>>,
+pub(crate) struct Inbox<M> {
+    queue: BlockingQueue<M>,
     options: SubscriberOptions,
-    counters: Option<Arc<Counters>>,
+    counters: Option<CountersRef>,
 }
 
-impl<P> Inbox<P> {
-    fn new(options: SubscriberOptions, counters: Option<Arc<Counters>>) -> Self {
+impl<M> Inbox<M> {
+    fn new(options: SubscriberOptions, counters: Option<CountersRef>) -> Self {
         Inbox {
             queue: BlockingQueue::new(),
             options,
@@ -53,7 +55,7 @@ impl<P> Inbox<P> {
     /// Queues `message`; returns a message the bound pushed out (for the
     /// caller to drop outside its locks), or the message itself if the inbox
     /// is shut down.
-    pub(crate) fn deliver(&self, message: Message<P>) -> Result<Option<Message<P>>, Message<P>> {
+    pub(crate) fn deliver(&self, message: M) -> Result<Option<M>, M> {
         if let Some(counters) = &self.counters {
             counters.enqueuing();
         }
@@ -71,7 +73,7 @@ impl<P> Inbox<P> {
         result
     }
 
-    fn pop(&self, timeout: Option<Duration>) -> Pop<Message<P>> {
+    fn pop(&self, timeout: Option<Duration>) -> Pop<M> {
         let popped = self.queue.pop(timeout);
         if let (Pop::Item(_), Some(counters)) = (&popped, &self.counters) {
             counters.popped();
@@ -111,12 +113,12 @@ impl<P> Inbox<P> {
 /// subscriber.shutdown();
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
 /// ```
-pub struct Subscriber<P> {
-    inbox: Arc<Inbox<P>>,
-    queue: Weak<message_queue::Shared<P>>,
+pub struct Subscriber<M> {
+    inbox: Arc<Inbox<M>>,
+    queue: Weak<message_queue::QueueShared<M>>,
 }
 
-impl<P> Subscriber<P> {
+impl<M> Subscriber<M> {
     /// A subscriber attached to no queue.
     pub fn new(options: SubscriberOptions) -> Self {
         Subscriber {
@@ -129,8 +131,8 @@ impl<P> Subscriber<P> {
     /// [`inbox`](Self::inbox) to the queue's members.
     pub(crate) fn for_queue(
         options: SubscriberOptions,
-        counters: Arc<Counters>,
-        queue: Weak<message_queue::Shared<P>>,
+        counters: CountersRef,
+        queue: Weak<message_queue::QueueShared<M>>,
     ) -> Self {
         Subscriber {
             inbox: Arc::new(Inbox::new(options, Some(counters))),
@@ -138,24 +140,24 @@ impl<P> Subscriber<P> {
         }
     }
 
-    pub(crate) fn inbox(&self) -> &Arc<Inbox<P>> {
+    pub(crate) fn inbox(&self) -> &Arc<Inbox<M>> {
         &self.inbox
     }
 
     /// Queues a reference to `message`. Gives it back if the subscriber is
     /// shut down.
-    pub fn push(&self, message: Message<P>) -> Result<(), Message<P>> {
+    pub fn push(&self, message: M) -> Result<(), M> {
         self.inbox.deliver(message).map(drop)
     }
 
     /// The oldest message, waiting up to the subscriber's time limit;
     /// [`Pop::Closed`] once it is shut down, at once and every time.
-    pub fn pop(&self) -> Pop<Message<P>> {
+    pub fn pop(&self) -> Pop<M> {
         self.inbox.pop(self.inbox.options.timeout)
     }
 
     /// As [`pop`](Self::pop), with this time limit (`None`: forever).
-    pub fn pop_timeout(&self, timeout: Option<Duration>) -> Pop<Message<P>> {
+    pub fn pop_timeout(&self, timeout: Option<Duration>) -> Pop<M> {
         self.inbox.pop(timeout)
     }
 
@@ -181,7 +183,7 @@ impl<P> Subscriber<P> {
     }
 }
 
-impl<P> Drop for Subscriber<P> {
+impl<M> Drop for Subscriber<M> {
     fn drop(&mut self) {
         if let Some(queue) = self.queue.upgrade() {
             queue.detach(&self.inbox);

@@ -3,20 +3,19 @@
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
 use super::counters::{Counters, Snapshot};
-use super::message::Message;
+use super::message::Shared;
 use super::message_queue::MessageQueue;
 use super::subscriber::{Subscriber, SubscriberOptions};
 
-/// Turns what a publisher passes into the payload subscribers receive
-/// (`None`: nothing to publish). For a synchronous topic the payload is
+/// Turns what a publisher passes into the message subscribers receive
+/// (`None`: nothing to publish). For a synchronous topic the message is
 /// dropped at once: its `Drop` is the topic's release.
-pub type Generator<I, P> = Box<dyn Fn(I) -> Option<P> + Send + Sync>;
+pub type Generator<I, M> = Box<dyn Fn(I) -> Option<M> + Send + Sync>;
 
 /// How a topic delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,66 +60,98 @@ const UNREGISTERED: u8 = 0;
 const SYNC: u8 = 1;
 const ASYNC: u8 = 2;
 
-struct Registration<I, P> {
-    generate: Generator<I, P>,
-    queue: Option<MessageQueue<P>>,
+struct Registration<I, M> {
+    generate: Generator<I, M>,
+    queue: Option<MessageQueue<M>>,
     /// Counters when registered: stats count from here.
     base: Snapshot,
 }
 
-struct Topic<I, P> {
+struct Topic<I, M> {
     state: AtomicU8,
-    counters: Arc<Counters>,
-    registration: RwLock<Option<Registration<I, P>>>,
+    counters: Counters,
+    registration: RwLock<Option<Registration<I, M>>>,
     options: Mutex<SubscriberOptions>,
 }
 
-/// The topics of one process.
+/// The topics of one process: `N` topics numbered from 0, in a table made
+/// at compile time and meant to live in a `static`. The no-subscriber
+/// publish path then reads two atomics at fixed addresses.
 ///
 /// ```
 /// use isula_mailbox::core::topics::{Delivery, Published, TopicTable};
-/// use isula_mailbox::core::blocking_queue::Pop;
+/// use isula_mailbox::core::{blocking_queue::Pop, message::Message};
 ///
-/// let table = TopicTable::new(1);
-/// table.register(0, Box::new(|id: u32| Some(format!("container {id}"))), Delivery::Async).unwrap();
-/// assert_eq!(table.publish(0, 1), Ok(Published::NoSubscribers));
+/// static TOPICS: TopicTable<u32, Message<String>, 1> = TopicTable::new();
 ///
-/// let subscriber = table.subscribe(0).unwrap();
-/// assert_eq!(table.publish(0, 2), Ok(Published::Done));
+/// let generate = |id| Some(Message::new(format!("container {id}")));
+/// TOPICS.register(0, Box::new(generate), Delivery::Async).unwrap();
+/// assert_eq!(TOPICS.publish(0, 1), Ok(Published::NoSubscribers));
+///
+/// let subscriber = TOPICS.subscribe(0).unwrap();
+/// assert_eq!(TOPICS.publish(0, 2), Ok(Published::Done));
 /// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
 /// assert_eq!(message.payload(), "container 2");
 ///
-/// table.unregister(0).unwrap();
+/// TOPICS.unregister(0).unwrap();
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
 /// ```
-pub struct TopicTable<I, P> {
-    topics: Box<[Topic<I, P>]>,
+pub struct TopicTable<I, M, const N: usize> {
+    topics: [Topic<I, M>; N],
 }
 
-impl<I, P> TopicTable<I, P> {
-    /// A table of `count` unregistered topics, numbered from 0.
-    pub fn new(count: usize) -> Self {
-        TopicTable {
-            topics: (0..count)
-                .map(|_| Topic {
-                    state: AtomicU8::new(UNREGISTERED),
-                    counters: Arc::default(),
-                    registration: RwLock::new(None),
-                    options: Mutex::new(SubscriberOptions::default()),
-                })
-                .collect(),
+impl<I, M> Topic<I, M> {
+    const fn new() -> Self {
+        Topic {
+            state: AtomicU8::new(UNREGISTERED),
+            counters: Counters::new(),
+            registration: RwLock::new(None),
+            options: Mutex::new(SubscriberOptions::DEFAULT),
         }
     }
 
-    fn topic(&self, topic: usize) -> Result<&Topic<I, P>, TopicError> {
+    /// The publish path with work to do, kept out of line so that the
+    /// no-subscriber path stays a few instructions.
+    #[inline(never)]
+    fn publish(&self, input: I) -> Published
+    where
+        M: Shared,
+    {
+        // Held while the generator runs, so that unregister waits for it;
+        // recursive so that a generator may publish in turn.
+        let registration = self.registration.read_recursive();
+        let Some(registration) = registration.as_ref() else {
+            return Published::NotRegistered;
+        };
+        let Some(message) = (registration.generate)(input) else {
+            return Published::Nothing;
+        };
+        match &registration.queue {
+            None => drop(message),
+            // Only fails once shut down, which needs the write lock we block.
+            Some(queue) => drop(queue.publish(message)),
+        }
+        Published::Done
+    }
+}
+
+impl<I, M, const N: usize> TopicTable<I, M, N> {
+    /// A table of `N` unregistered topics.
+    pub const fn new() -> Self {
+        TopicTable {
+            topics: [const { Topic::new() }; N],
+        }
+    }
+
+    fn topic(&self, topic: usize) -> Result<&Topic<I, M>, TopicError> {
         self.topics.get(topic).ok_or(TopicError::Invalid)
     }
 
     /// Registers `topic`. Fails if it is registered already.
     pub fn register(
-        &self,
+        &'static self,
         topic: usize,
-        generate: Generator<I, P>,
+        generate: Generator<I, M>,
         delivery: Delivery,
     ) -> Result<(), TopicError> {
         let entry = self.topic(topic)?;
@@ -130,7 +161,7 @@ impl<I, P> TopicTable<I, P> {
         }
         let queue = match delivery {
             Delivery::Sync => None,
-            Delivery::Async => Some(MessageQueue::with_counters(Arc::clone(&entry.counters))),
+            Delivery::Async => Some(MessageQueue::for_topic(&entry.counters)),
         };
         *registration = Some(Registration {
             generate,
@@ -167,33 +198,36 @@ impl<I, P> TopicTable<I, P> {
     /// Publishes `input` on `topic`. For an async topic nobody subscribes
     /// to, this reads two atomics and returns: no lock, no allocation, no
     /// generator call.
-    pub fn publish(&self, topic: usize, input: I) -> Result<Published, TopicError> {
+    #[inline]
+    pub fn publish(&self, topic: usize, input: I) -> Result<Published, TopicError>
+    where
+        M: Shared,
+    {
         let entry = self.topic(topic)?;
-        match entry.state.load(Ordering::Acquire) {
-            UNREGISTERED => return Ok(Published::NotRegistered),
-            ASYNC if !entry.counters.has_subscribers() => return Ok(Published::NoSubscribers),
-            _ => {}
-        }
-        // Held while the generator runs, so that unregister waits for it;
-        // recursive so that a generator may publish in turn.
-        let registration = entry.registration.read_recursive();
-        let Some(registration) = registration.as_ref() else {
-            return Ok(Published::NotRegistered);
-        };
-        let Some(payload) = (registration.generate)(input) else {
-            return Ok(Published::Nothing);
-        };
-        match &registration.queue {
-            None => drop(payload),
-            // Only fails once shut down, which needs the write lock we block.
-            Some(queue) => drop(queue.publish(Message::new(payload))),
-        }
-        Ok(Published::Done)
+        Ok(match entry.state.load(Ordering::Acquire) {
+            UNREGISTERED => Published::NotRegistered,
+            ASYNC if !entry.counters.has_subscribers() => Published::NoSubscribers,
+            _ => entry.publish(input),
+        })
+    }
+
+    /// Whether publishing on `topic` now would do nothing at all: it is
+    /// registered and nobody subscribes to it, or it is not registered.
+    /// Two atomic loads; false for an invalid topic.
+    #[inline]
+    pub fn is_quiet(&self, topic: usize) -> bool {
+        self.topics
+            .get(topic)
+            .is_some_and(|entry| match entry.state.load(Ordering::Acquire) {
+                UNREGISTERED => true,
+                ASYNC => !entry.counters.has_subscribers(),
+                _ => false,
+            })
     }
 
     /// A new subscriber of the async `topic`, made with the topic's
     /// subscriber options.
-    pub fn subscribe(&self, topic: usize) -> Result<Subscriber<P>, TopicError> {
+    pub fn subscribe(&self, topic: usize) -> Result<Subscriber<M>, TopicError> {
         let entry = self.topic(topic)?;
         let options = *entry.options.lock();
         let registration = entry.registration.read_recursive();
@@ -204,7 +238,7 @@ impl<I, P> TopicTable<I, P> {
     }
 
     /// Stops delivering `topic` to `subscriber`.
-    pub fn unsubscribe(&self, topic: usize, subscriber: &Subscriber<P>) -> Result<(), TopicError> {
+    pub fn unsubscribe(&self, topic: usize, subscriber: &Subscriber<M>) -> Result<(), TopicError> {
         let entry = self.topic(topic)?;
         let registration = entry.registration.read_recursive();
         let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
@@ -250,21 +284,30 @@ impl<I, P> TopicTable<I, P> {
     }
 }
 
+impl<I, M, const N: usize> Default for TopicTable<I, M, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::blocking_queue::Pop;
+    use crate::core::message::Message;
     use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
 
     #[test]
     fn sync_topic_drops_the_result_in_the_publishing_thread() {
-        let table = TopicTable::<u32, Arc<AtomicUsize>>::new(1);
+        static TABLE: TopicTable<u32, Message<Arc<AtomicUsize>>, 1> = TopicTable::new();
+        let table = &TABLE;
         let released = Arc::new(AtomicUsize::new(0));
         let handle = Arc::clone(&released);
         table
             .register(
                 0,
-                Box::new(move |_| Some(Arc::clone(&handle))),
+                Box::new(move |_| Some(Message::new(Arc::clone(&handle)))),
                 Delivery::Sync,
             )
             .unwrap();
@@ -276,14 +319,15 @@ mod tests {
     #[test]
     fn no_subscriber_means_no_generator_call() {
         let calls = Arc::new(AtomicUsize::new(0));
-        let table = TopicTable::<u32, u32>::new(1);
+        static TABLE: TopicTable<u32, Message<u32>, 1> = TopicTable::new();
+        let table = &TABLE;
         let counted = Arc::clone(&calls);
         table
             .register(
                 0,
                 Box::new(move |x| {
                     counted.fetch_add(1, Ordering::SeqCst);
-                    Some(x)
+                    Some(Message::new(x))
                 }),
                 Delivery::Async,
             )
@@ -298,8 +342,9 @@ mod tests {
 
     #[test]
     fn register_twice_fails_and_reregister_after_unregister_works() {
-        let table = TopicTable::<u32, u32>::new(2);
-        let generate = || -> Generator<u32, u32> { Box::new(Some) };
+        static TABLE: TopicTable<u32, Message<u32>, 2> = TopicTable::new();
+        let table = &TABLE;
+        let generate = || -> Generator<u32, Message<u32>> { Box::new(|x| Some(Message::new(x))) };
         table.register(1, generate(), Delivery::Async).unwrap();
         assert_eq!(
             table.register(1, generate(), Delivery::Async),

@@ -80,6 +80,8 @@ pub type message_generator_t =
 /// Releases what the generator made.
 pub type message_release_t = Option<unsafe extern "C" fn(*mut c_void)>;
 
+#[cold]
+#[inline(never)]
 pub(crate) fn topic_failure(topic: RawTopic, error: TopicError) -> Failure {
     let topic = topic.0;
     match error {
@@ -165,6 +167,18 @@ pub unsafe extern "C" fn mailbox_unregister_topic_handler(topic: RawTopic) {
 /// `data` is whatever the topic's generator expects.
 #[no_mangle]
 pub unsafe extern "C" fn mailbox_publish(topic: RawTopic, data: *mut c_void) {
+    // The daemon publishes on every container event, mostly to nobody. That
+    // check is two atomic loads that cannot panic, so it runs before the
+    // boundary, keeping this path free of a stack frame; the rest runs
+    // inside it.
+    if usize::try_from(topic.0).is_ok_and(|index| mailbox().is_quiet(index)) {
+        return;
+    }
+    publish(topic, data);
+}
+
+#[inline(never)]
+fn publish(topic: RawTopic, data: *mut c_void) {
     call("mailbox_publish", (), || {
         let index = topic.index()?;
         mailbox()

@@ -3,9 +3,9 @@
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 
-use super::handle::{borrow_message, message_from_ptr, message_into_ptr};
 use super::{call, Failure};
-use crate::foreign::{ForeignMessage, ForeignPayload};
+use crate::core::message::Shared;
+use crate::foreign::ForeignMessage;
 
 /// A reference-counted message. Only `data` is public: the daemon reads
 /// `msg->data`; the library allocates messages and keeps the rest private
@@ -26,9 +26,7 @@ pub extern "C" fn mailbox_message_create(
     destroy: Option<unsafe extern "C" fn(*mut c_void)>,
 ) -> *mut mailbox_message {
     call("mailbox_message_create", ptr::null_mut(), || {
-        Ok(message_into_ptr(ForeignMessage::new(ForeignPayload::new(
-            data, destroy,
-        ))))
+        Ok(ForeignMessage::new(data, destroy).into_raw())
     })
 }
 
@@ -43,12 +41,12 @@ pub unsafe extern "C" fn mailbox_message_ref(p: *mut mailbox_message) -> c_int {
     call("mailbox_message_ref", -1, || {
         // SAFETY: per this function's contract, the caller's reference keeps
         // a non-NULL `p` alive for the call.
-        let message = unsafe { borrow_message(p) }.ok_or_else(|| Failure::null("p"))?;
+        let message = unsafe { ForeignMessage::borrow_raw(p) }.ok_or_else(|| Failure::null("p"))?;
         let extra = message
-            .try_clone()
+            .share()
             .ok_or_else(|| Failure::error("reference count overflow"))?;
         // The new reference now belongs to the caller, as the same pointer.
-        let _ = message_into_ptr(extra);
+        let _ = extra.into_raw();
         Ok(0)
     })
 }
@@ -65,7 +63,7 @@ pub unsafe extern "C" fn mailbox_message_unref(p: *mut mailbox_message) {
         if !p.is_null() {
             // SAFETY: per this function's contract, `p` is one reference the
             // caller gives up here.
-            drop(unsafe { message_from_ptr(p) });
+            drop(unsafe { ForeignMessage::from_raw(p) });
         }
         Ok(())
     })

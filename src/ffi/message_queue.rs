@@ -3,13 +3,13 @@
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 
-use super::handle::{into_handle, message_from_ptr, message_into_ptr, Handle};
+use super::handle::{into_handle, Handle};
 use super::mailbox_message::mailbox_message;
 use super::message_subscriber::message_subscriber;
 use super::{call, handle_arg, Failure};
 use crate::core::message_queue::MessageQueue;
 use crate::core::subscriber::SubscriberOptions;
-use crate::foreign::ForeignPayload;
+use crate::foreign::ForeignMessage;
 
 /// A message queue (opaque).
 pub struct message_queue {
@@ -17,7 +17,7 @@ pub struct message_queue {
 }
 
 impl Handle for message_queue {
-    type Target = MessageQueue<ForeignPayload>;
+    type Target = MessageQueue<ForeignMessage>;
 }
 
 /// Creates a message queue, ready to deliver. `release` is accepted for
@@ -115,10 +115,10 @@ pub unsafe extern "C" fn message_queue_publish(
         }
         // SAFETY: per this function's contract, `msg` is a reference the
         // caller hands over; on failure it is handed back below.
-        let message = unsafe { message_from_ptr(msg) };
+        let message = unsafe { ForeignMessage::from_raw(msg) };
         if let Err(refused) = mq.publish(message) {
             // Back to the caller, as the same pointer.
-            let _ = message_into_ptr(refused);
+            let _ = refused.into_raw();
             return Err(Failure::error("message queue is shut down"));
         }
         Ok(0)

@@ -3,12 +3,13 @@
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 
-use super::handle::{borrow_message, into_handle, message_into_ptr, take_handle, Handle};
+use super::handle::{into_handle, take_handle, Handle};
 use super::mailbox_message::mailbox_message;
 use super::{call, handle_arg, millis, Failure};
 use crate::core::blocking_queue::Pop;
+use crate::core::message::Shared;
 use crate::core::subscriber::{Subscriber, SubscriberOptions};
-use crate::foreign::{ForeignMessage, ForeignPayload};
+use crate::foreign::ForeignMessage;
 
 /// A subscriber (opaque).
 pub struct message_subscriber {
@@ -16,7 +17,7 @@ pub struct message_subscriber {
 }
 
 impl Handle for message_subscriber {
-    type Target = Subscriber<ForeignPayload>;
+    type Target = Subscriber<ForeignMessage>;
 }
 
 /// Creates a subscriber attached to no message queue: it receives what is
@@ -90,9 +91,9 @@ pub unsafe extern "C" fn message_subscriber_push(
         let sub = handle_arg!(sub);
         // SAFETY: per this function's contract, the caller's reference keeps
         // a non-NULL `msg` alive for the call.
-        let msg = unsafe { borrow_message(msg) }.ok_or_else(|| Failure::null("msg"))?;
-        let copy: ForeignMessage = msg
-            .try_clone()
+        let msg = unsafe { ForeignMessage::borrow_raw(msg) }.ok_or_else(|| Failure::null("msg"))?;
+        let copy = msg
+            .share()
             .ok_or_else(|| Failure::error("reference count overflow"))?;
         sub.push(copy)
             .map_err(|_| Failure::error("subscriber is shut down"))?;
@@ -120,7 +121,7 @@ pub unsafe extern "C" fn message_subscriber_pop(
             return Err(Failure::null("msg"));
         }
         let popped = match sub.pop() {
-            Pop::Item(message) => message_into_ptr(message),
+            Pop::Item(message) => message.into_raw(),
             Pop::Closed => ptr::null_mut(),
             Pop::TimedOut => return Ok(libc::ETIMEDOUT),
         };

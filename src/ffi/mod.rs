@@ -16,40 +16,43 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
 /// Why an export returns its failure value; logged as
-/// `<function>: <what>`.
-pub(crate) struct Failure {
-    level: log::Level,
-    what: Cow<'static, str>,
-}
+/// `<function>: <what>`. Boxed, so that an export's `Result` fits in two
+/// registers and its success path needs no stack frame: failures are cold.
+pub(crate) struct Failure(Box<(log::Level, Cow<'static, str>)>);
 
 impl Failure {
+    #[cold]
+    #[inline(never)]
+    fn new(level: log::Level, what: Cow<'static, str>) -> Self {
+        Failure(Box::new((level, what)))
+    }
+
     /// A NULL argument.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn null(argument: &'static str) -> Self {
         Self::error(format!("{argument} is NULL"))
     }
 
     /// Bad input or a refused operation.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn error(what: impl Into<Cow<'static, str>>) -> Self {
-        Failure {
-            level: log::Level::Error,
-            what: what.into(),
-        }
+        Self::new(log::Level::Error, what.into())
     }
 
     /// Nothing to do, as expected in some normal flows; not shown by default.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn info(what: impl Into<Cow<'static, str>>) -> Self {
-        Failure {
-            level: log::Level::Info,
-            what: what.into(),
-        }
+        Self::new(log::Level::Info, what.into())
     }
 
     /// A harmless misuse, ignored.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn warn(what: impl Into<Cow<'static, str>>) -> Self {
-        Failure {
-            level: log::Level::Warn,
-            what: what.into(),
-        }
+        Self::new(log::Level::Warn, what.into())
     }
 }
 
@@ -64,21 +67,36 @@ pub(crate) fn call<R>(
 ) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
-        Ok(Err(Failure { level, what })) => {
-            crate::logging::ensure_installed();
-            log::log!(level, "{function}: {what}");
+        Ok(Err(reason)) => {
+            report(function, reason);
             failure
         }
         Err(panic) => {
-            let reason = panic
-                .downcast_ref::<&str>()
-                .copied()
-                .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-                .unwrap_or("unknown");
-            log_error!("{function}: internal error contained (panic: {reason})");
+            report_panic(function, panic);
             failure
         }
     }
+}
+
+/// Logs why `function` fails; out of line so that the success path of
+/// every export stays small.
+#[cold]
+#[inline(never)]
+fn report(function: &'static str, failure: Failure) {
+    let (level, what) = *failure.0;
+    crate::logging::ensure_installed();
+    log::log!(level, "{function}: {what}");
+}
+
+#[cold]
+#[inline(never)]
+fn report_panic(function: &'static str, panic: Box<dyn std::any::Any + Send>) {
+    let reason = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown");
+    log_error!("{function}: internal error contained (panic: {reason})");
 }
 
 /// A C timeout in milliseconds: negative means forever (`None`).
