@@ -5,13 +5,12 @@
 use std::ffi::CString;
 use std::os::raw::{c_char, c_void};
 
-use std::mem::ManuallyDrop;
-use std::ptr::NonNull;
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
-
 use crate::core::message::Shared;
+use crate::core::refcount::RefCount;
 use crate::ffi::isula_mailbox::mailbox_log_level;
 use crate::ffi::mailbox_message::mailbox_message;
+use std::mem::ManuallyDrop;
+use std::ptr::NonNull;
 
 /// `void (*)(void *)`: how the daemon releases data it handed over.
 pub type ReleaseFn = unsafe extern "C" fn(*mut c_void);
@@ -26,7 +25,7 @@ pub type GeneratorFn = unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_
 #[repr(C)]
 struct MessageBlock {
     header: mailbox_message,
-    refs: AtomicUsize,
+    refs: RefCount,
     destroy: Option<ReleaseFn>,
 }
 
@@ -54,7 +53,7 @@ impl ForeignMessage {
     pub fn new(data: *mut c_void, destroy: Option<ReleaseFn>) -> Self {
         let block = Box::new(MessageBlock {
             header: mailbox_message { data },
-            refs: AtomicUsize::new(1),
+            refs: RefCount::new(),
             destroy,
         });
         ForeignMessage {
@@ -107,21 +106,18 @@ impl ForeignMessage {
     /// How many references exist now.
     #[cfg(test)]
     pub fn ref_count(&self) -> usize {
-        self.block().refs.load(Ordering::Relaxed)
+        self.block().refs.get()
     }
 }
 
 impl ForeignMessage {
     fn share_within(&self, limit: usize) -> Option<Self> {
-        // As `Arc::clone`: a new reference is made from an existing one, so
-        // no ordering is needed. Threads racing at the limit may each add
-        // one before taking it back: far from overflowing the count.
-        let before = self.block().refs.fetch_add(1, Ordering::Relaxed);
-        if before >= limit {
-            self.block().refs.fetch_sub(1, Ordering::Relaxed);
-            return None;
-        }
-        Some(ForeignMessage { block: self.block })
+        // Lazily: a `ForeignMessage` made and dropped on refusal would give
+        // back a reference it never took.
+        self.block()
+            .refs
+            .acquire(limit)
+            .then(|| ForeignMessage { block: self.block })
     }
 }
 
@@ -133,14 +129,12 @@ impl Shared for ForeignMessage {
 
 impl Drop for ForeignMessage {
     fn drop(&mut self) {
-        // As `Arc`'s drop: release our uses of the block to whoever drops
-        // the last reference, which acquires them before freeing.
-        if self.block().refs.fetch_sub(1, Ordering::Release) != 1 {
+        if !self.block().refs.release() {
             return;
         }
-        fence(Ordering::Acquire);
-        // SAFETY: this was the last reference: nobody else can reach the
-        // block, which `new` allocated with `Box`.
+        // SAFETY: this was the last reference (and `release` ordered every
+        // other holder's use of the block before this point): nobody else
+        // can reach the block, which `new` allocated with `Box`.
         let block = unsafe { Box::from_raw(self.block.as_ptr()) };
         if let Some(destroy) = block.destroy {
             // SAFETY: `data` was handed over with `destroy` as its release;
@@ -230,7 +224,7 @@ impl ForeignLogSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     static RELEASED: AtomicUsize = AtomicUsize::new(0);
 

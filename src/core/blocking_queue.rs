@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
+use super::sync::{Condvar, Mutex};
 
 /// What [`BlockingQueue::pop`] got.
 #[derive(Debug, PartialEq, Eq)]
@@ -195,7 +195,7 @@ impl<T> Default for BlockingQueue<T> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::Arc;

@@ -1,9 +1,9 @@
 //! Per-topic counters, kept with relaxed atomics so that counting adds no
 //! lock and no ordering constraint to the paths it counts.
 
+use super::sync::Arc;
 use std::ops::Deref;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
 
 /// Live counters of one message queue (for a topic: shared by all its
 /// registrations).

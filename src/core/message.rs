@@ -1,7 +1,7 @@
 //! Messages shared by subscribers: the [`Shared`] trait the queues deliver
 //! through, and [`Message`], a reference-counted payload that implements it.
 
-use std::sync::Arc;
+use super::sync::Arc;
 
 /// A counted reference to a message that several subscribers hold at once.
 /// The message goes when the last reference is dropped.
@@ -84,7 +84,7 @@ impl<P> Shared for Message<P> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};

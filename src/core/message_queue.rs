@@ -1,13 +1,10 @@
 //! A message queue: publishes each message to every subscriber attached at
 //! that moment, in one order for all of them.
 
-use std::sync::Arc;
-
-use parking_lot::Mutex;
-
 use super::counters::{Counters, CountersRef};
 use super::message::Shared;
 use super::subscriber::{Inbox, Subscriber, SubscriberOptions};
+use super::sync::{Arc, Mutex};
 
 /// Fan-out of messages to subscribers.
 ///
@@ -36,8 +33,9 @@ pub struct MessageQueue<M> {
     shared: Arc<QueueShared<M>>,
 }
 
-/// What the queue and its subscribers share; subscribers hold it weakly so
-/// that dropping one detaches it.
+/// What the queue and its subscribers share: a subscriber holds it to
+/// detach itself when dropped, so it lives until the queue and its last
+/// subscriber are gone (it holds no subscriber back).
 pub(crate) struct QueueShared<M> {
     members: Mutex<Members<M>>,
     counters: CountersRef,
@@ -92,7 +90,7 @@ impl<M> MessageQueue<M> {
         let subscriber = Subscriber::for_queue(
             options,
             self.shared.counters.clone(),
-            Arc::downgrade(&self.shared),
+            Arc::clone(&self.shared),
         );
         let mut members = self.shared.members.lock();
         if members.shut_down {
@@ -198,7 +196,7 @@ fn keep_evicted<M>(delivery: Result<Option<M>, M>, evicted: &mut Vec<M>) {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::core::blocking_queue::Pop;

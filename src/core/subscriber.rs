@@ -2,12 +2,12 @@
 //! time limit and an optional bound on what it keeps.
 
 use std::num::NonZeroUsize;
-use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::blocking_queue::{BlockingQueue, Pop};
 use super::counters::CountersRef;
 use super::message_queue;
+use super::sync::Arc;
 
 /// How a new subscriber behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,7 +115,8 @@ impl<M> Inbox<M> {
 /// ```
 pub struct Subscriber<M> {
     inbox: Arc<Inbox<M>>,
-    queue: Weak<message_queue::QueueShared<M>>,
+    /// The queue it was subscribed to, if any: detached from when dropped.
+    queue: Option<Arc<message_queue::QueueShared<M>>>,
 }
 
 impl<M> Subscriber<M> {
@@ -123,7 +124,7 @@ impl<M> Subscriber<M> {
     pub fn new(options: SubscriberOptions) -> Self {
         Subscriber {
             inbox: Arc::new(Inbox::new(options, None)),
-            queue: Weak::new(),
+            queue: None,
         }
     }
 
@@ -132,11 +133,11 @@ impl<M> Subscriber<M> {
     pub(crate) fn for_queue(
         options: SubscriberOptions,
         counters: CountersRef,
-        queue: Weak<message_queue::QueueShared<M>>,
+        queue: Arc<message_queue::QueueShared<M>>,
     ) -> Self {
         Subscriber {
             inbox: Arc::new(Inbox::new(options, Some(counters))),
-            queue,
+            queue: Some(queue),
         }
     }
 
@@ -185,7 +186,7 @@ impl<M> Subscriber<M> {
 
 impl<M> Drop for Subscriber<M> {
     fn drop(&mut self) {
-        if let Some(queue) = self.queue.upgrade() {
+        if let Some(queue) = &self.queue {
             queue.detach(&self.inbox);
         }
         self.inbox.close();

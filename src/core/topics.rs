@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use parking_lot::{Mutex, RwLock};
+use super::sync::{Mutex, RwLock};
 
 use super::counters::{Counters, Snapshot};
 use super::message::Shared;
