@@ -111,12 +111,12 @@ static void log_callback_receives_records_up_to_its_level(void)
     message_queue_destroy(mq);
 }
 
-static volatile int logging_stop;
+static int logging_stop;
 
 static void *log_a_lot(void *arg)
 {
     (void)arg;
-    while (!logging_stop) {
+    while (!__atomic_load_n(&logging_stop, __ATOMIC_SEQ_CST)) {
         CHECK(mailbox_subscribe((mailbox_topic)-3) == NULL); /* one error record each */
     }
     return NULL;
@@ -126,7 +126,7 @@ static void log_callback_can_change_while_threads_log(void)
 {
     static log_record first, second;
     pthread_t threads[2];
-    logging_stop = 0;
+    __atomic_store_n(&logging_stop, 0, __ATOMIC_SEQ_CST);
     mailbox_set_log_callback(capture_log, MAILBOX_LOG_ERROR, &first);
     for (int i = 0; i < 2; i++) {
         CHECK_EQ(pthread_create(&threads[i], NULL, log_a_lot, NULL), 0);
@@ -143,7 +143,7 @@ static void log_callback_can_change_while_threads_log(void)
     pthread_mutex_lock(&log_lock);
     CHECK_EQ(second.calls, second_calls);
     pthread_mutex_unlock(&log_lock);
-    logging_stop = 1;
+    __atomic_store_n(&logging_stop, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 2; i++) {
         pthread_join(threads[i], NULL);
     }

@@ -5,7 +5,7 @@
 #include "check.h"
 
 static int generator_calls;
-static pthread_t generator_thread;
+static _Thread_local pthread_t generator_thread; /* set by the generator, read in the same thread */
 
 /* A generator like the daemon's: makes a payload from the published data
  * (here an int id). */
@@ -282,13 +282,13 @@ static void concurrent_publishers_one_order(void)
 
 /* Registering and unregistering while other threads publish and subscribe
  * is not a data race: every generated payload is released exactly once. */
-static volatile int churn_stop;
+static int churn_stop;
 static int churn_next_id;
 
 static void *churn_publisher(void *arg)
 {
     (void)arg;
-    while (!churn_stop) {
+    while (!__atomic_load_n(&churn_stop, __ATOMIC_SEQ_CST)) {
         int id = __atomic_fetch_add(&churn_next_id, 1, __ATOMIC_SEQ_CST);
         if (id >= TRACKED_MAX) {
             break;
@@ -301,7 +301,7 @@ static void *churn_publisher(void *arg)
 static void *churn_subscriber(void *arg)
 {
     (void)arg;
-    while (!churn_stop) {
+    while (!__atomic_load_n(&churn_stop, __ATOMIC_SEQ_CST)) {
         message_subscriber *sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
         if (sub == NULL) {
             sleep_ms(1); /* unregistered just now */
@@ -314,7 +314,7 @@ static void *churn_subscriber(void *arg)
             }
             mailbox_message_unref(got);
         }
-        if (churn_next_id % 2) {
+        if (__atomic_load_n(&churn_next_id, __ATOMIC_SEQ_CST) % 2) {
             mailbox_unsubscribe(MAILBOX_TOPIC_CRI_CONTAINER, sub);
         }
         message_subscriber_destroy(sub);
@@ -325,8 +325,8 @@ static void *churn_subscriber(void *arg)
 static void register_unregister_race_is_safe(void)
 {
     tracked_reset();
-    churn_stop = 0;
-    churn_next_id = 0;
+    __atomic_store_n(&churn_stop, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&churn_next_id, 0, __ATOMIC_SEQ_CST);
     pthread_t threads[4];
     CHECK_EQ(pthread_create(&threads[0], NULL, churn_publisher, NULL), 0);
     CHECK_EQ(pthread_create(&threads[1], NULL, churn_publisher, NULL), 0);
@@ -339,7 +339,7 @@ static void register_unregister_race_is_safe(void)
             mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
         }
     }
-    churn_stop = 1;
+    __atomic_store_n(&churn_stop, 1, __ATOMIC_SEQ_CST);
     for (int i = 0; i < 4; i++) {
         pthread_join(threads[i], NULL);
     }

@@ -108,6 +108,12 @@ impl ForeignMessage {
     pub fn ref_count(&self) -> usize {
         self.block().refs.get()
     }
+
+    /// Pretends to `refs` references (tests of the limit).
+    #[cfg(test)]
+    pub fn set_ref_count(&self, refs: usize) {
+        self.block().refs.set(refs)
+    }
 }
 
 impl ForeignMessage {

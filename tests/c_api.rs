@@ -33,6 +33,8 @@ c_tests! {
     mailbox => "test_mailbox.c",
     publish_takes_no_lock => "test_publish_takes_no_lock.c",
     isula_mailbox => "test_isula_mailbox.c",
+    churn => "test_churn.c",
+    bad_input => "test_bad_input.c",
     cri_events => "cri_events.cc",
 }
 

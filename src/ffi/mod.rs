@@ -10,6 +10,8 @@ pub mod message_queue;
 pub mod message_subscriber;
 
 pub(crate) mod handle;
+#[cfg(test)]
+mod tests;
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -65,7 +67,11 @@ pub(crate) fn call<R>(
     failure: R,
     body: impl FnOnce() -> Result<R, Failure>,
 ) -> R {
-    match catch_unwind(AssertUnwindSafe(body)) {
+    match catch_unwind(AssertUnwindSafe(|| {
+        #[cfg(test)]
+        tests::panic_if_armed(function);
+        body()
+    })) {
         Ok(Ok(value)) => value,
         Ok(Err(reason)) => {
             report(function, reason);
