@@ -177,7 +177,12 @@ impl Model {
         let last = NEXT_ID.load(Ordering::Relaxed);
         for id in first_id..last {
             let expected = u32::from(!self.live.contains(&id));
-            assert_eq!(released(id), expected, "payload {id}: released {} times", released(id));
+            assert_eq!(
+                released(id),
+                expected,
+                "payload {id}: released {} times",
+                released(id)
+            );
         }
     }
 
@@ -227,18 +232,28 @@ impl Model {
         match *op {
             Op::QueueCreate => {
                 let handle = blocking_queue_create(0, Some(release));
-                self.queues.push(Queue { handle, items: VecDeque::new() });
+                self.queues.push(Queue {
+                    handle,
+                    items: VecDeque::new(),
+                });
             }
             Op::QueuePush(q) => {
-                let Some(q) = pick(&self.queues, q) else { return };
+                let Some(q) = pick(&self.queues, q) else {
+                    return;
+                };
                 let (id, data) = new_payload();
                 self.live.push(id);
                 // SAFETY: see `apply`.
-                assert_eq!(unsafe { blocking_queue_push(self.queues[q].handle, data) }, 0);
+                assert_eq!(
+                    unsafe { blocking_queue_push(self.queues[q].handle, data) },
+                    0
+                );
                 self.queues[q].items.push_back(id);
             }
             Op::QueuePop(q) => {
-                let Some(q) = pick(&self.queues, q) else { return };
+                let Some(q) = pick(&self.queues, q) else {
+                    return;
+                };
                 let mut out: *mut c_void = ptr::null_mut();
                 // SAFETY: see `apply`.
                 let ret = unsafe { blocking_queue_pop(self.queues[q].handle, &mut out) };
@@ -255,7 +270,9 @@ impl Model {
                 }
             }
             Op::QueueClear(q) | Op::QueueDestroy(q) => {
-                let Some(q) = pick(&self.queues, q) else { return };
+                let Some(q) = pick(&self.queues, q) else {
+                    return;
+                };
                 for id in self.queues[q].items.drain(..) {
                     self.live.retain(|i| *i != id);
                 }
@@ -276,7 +293,9 @@ impl Model {
                 self.messages.push(Message { raw, id });
             }
             Op::MessageRef(m) => {
-                let Some(m) = pick(&self.messages, m) else { return };
+                let Some(m) = pick(&self.messages, m) else {
+                    return;
+                };
                 let (raw, id) = (self.messages[m].raw, self.messages[m].id);
                 // SAFETY: see `apply`.
                 assert_eq!(unsafe { mailbox_message_ref(raw) }, 0);
@@ -284,7 +303,9 @@ impl Model {
                 self.messages.push(Message { raw, id });
             }
             Op::MessageUnref(m) => {
-                let Some(m) = pick(&self.messages, m) else { return };
+                let Some(m) = pick(&self.messages, m) else {
+                    return;
+                };
                 let message = self.messages.swap_remove(m);
                 // SAFETY: see `apply`; the reference is given back once.
                 unsafe { mailbox_message_unref(message.raw) };
@@ -302,7 +323,10 @@ impl Model {
                 });
             }
             Op::SubscriberPush(s, m) => {
-                let (Some(s), Some(m)) = (pick(&self.subscribers, s), pick(&self.messages, m)) else { return };
+                let (Some(s), Some(m)) = (pick(&self.subscribers, s), pick(&self.messages, m))
+                else {
+                    return;
+                };
                 let (raw, id) = (self.messages[m].raw, self.messages[m].id);
                 // SAFETY: see `apply`.
                 let ret = unsafe { message_subscriber_push(self.subscribers[s].handle, raw) };
@@ -314,7 +338,9 @@ impl Model {
                 }
             }
             Op::SubscriberPop(s) => {
-                let Some(s) = pick(&self.subscribers, s) else { return };
+                let Some(s) = pick(&self.subscribers, s) else {
+                    return;
+                };
                 let sub = &mut self.subscribers[s];
                 if !sub.shut_down && sub.pending.is_empty() && sub.waits {
                     return; // its pop would wait a second for nothing
@@ -327,20 +353,28 @@ impl Model {
                 } else if let Some(id) = sub.pending.pop_front() {
                     assert_eq!(ret, 0);
                     // SAFETY: a popped message's data is one of our payloads.
-                    assert_eq!(unsafe { *(*out).data.cast::<usize>() }, id, "subscriber order");
+                    assert_eq!(
+                        unsafe { *(*out).data.cast::<usize>() },
+                        id,
+                        "subscriber order"
+                    );
                     self.messages.push(Message { raw: out, id });
                 } else {
                     assert_eq!(ret, ETIMEDOUT);
                 }
             }
             Op::SubscriberShutdown(s) => {
-                let Some(s) = pick(&self.subscribers, s) else { return };
+                let Some(s) = pick(&self.subscribers, s) else {
+                    return;
+                };
                 // SAFETY: see `apply`.
                 unsafe { message_subscriber_shutdown(self.subscribers[s].handle) };
                 self.end_subscriber(s);
             }
             Op::SubscriberDestroy(s) => {
-                let Some(s) = pick(&self.subscribers, s) else { return };
+                let Some(s) = pick(&self.subscribers, s) else {
+                    return;
+                };
                 // SAFETY: see `apply`; removed from the model below.
                 unsafe { message_subscriber_destroy(self.subscribers[s].handle) };
                 self.end_subscriber(s);
@@ -348,7 +382,10 @@ impl Model {
             }
             Op::QueueOfMessagesCreate => {
                 let handle = message_queue_create(Some(release));
-                self.mqs.push(Mq { handle, shut_down: false });
+                self.mqs.push(Mq {
+                    handle,
+                    shut_down: false,
+                });
             }
             Op::MqSubscribe(q) => {
                 let Some(q) = pick(&self.mqs, q) else { return };
@@ -369,7 +406,9 @@ impl Model {
                 }
             }
             Op::MqUnsubscribe(q, s) => {
-                let (Some(q), Some(s)) = (pick(&self.mqs, q), pick(&self.subscribers, s)) else { return };
+                let (Some(q), Some(s)) = (pick(&self.mqs, q), pick(&self.subscribers, s)) else {
+                    return;
+                };
                 let mq = self.mqs[q].handle;
                 // SAFETY: see `apply`.
                 unsafe { message_queue_unsubscribe(mq, self.subscribers[s].handle) };
@@ -378,7 +417,9 @@ impl Model {
                 }
             }
             Op::MqPublish(q, m) => {
-                let (Some(q), Some(m)) = (pick(&self.mqs, q), pick(&self.messages, m)) else { return };
+                let (Some(q), Some(m)) = (pick(&self.mqs, q), pick(&self.messages, m)) else {
+                    return;
+                };
                 let (mq, shut_down) = (self.mqs[q].handle, self.mqs[q].shut_down);
                 let message = self.messages.swap_remove(m);
                 // SAFETY: see `apply`; on success the reference is the queue's.
@@ -409,7 +450,13 @@ impl Model {
             Op::TopicRegister(is_async) => {
                 // SAFETY: `generate` and `release` are valid from any thread.
                 let ret = unsafe {
-                    mailbox_register_topic_handler(TOPIC, Some(generate), ptr::null_mut(), Some(release), is_async)
+                    mailbox_register_topic_handler(
+                        TOPIC,
+                        Some(generate),
+                        ptr::null_mut(),
+                        Some(release),
+                        is_async,
+                    )
                 };
                 if self.topic.is_some() {
                     assert_eq!(ret, -1, "register twice");
@@ -426,7 +473,11 @@ impl Model {
                 // A subscriber shut down but still subscribed counts: it is
                 // subscribed until unsubscribed or destroyed (and refuses
                 // what it is given).
-                let listeners = self.subscribers.iter().filter(|s| s.owner == Owner::Topic).count();
+                let listeners = self
+                    .subscribers
+                    .iter()
+                    .filter(|s| s.owner == Owner::Topic)
+                    .count();
                 let should_generate = match self.topic {
                     None => false,
                     Some(false) => true,
@@ -458,7 +509,9 @@ impl Model {
                 }
             }
             Op::TopicUnsubscribe(s) => {
-                let Some(s) = pick(&self.subscribers, s) else { return };
+                let Some(s) = pick(&self.subscribers, s) else {
+                    return;
+                };
                 // SAFETY: see `apply`.
                 unsafe { mailbox_unsubscribe(TOPIC, self.subscribers[s].handle) };
                 if self.topic.is_some() && self.subscribers[s].owner == Owner::Topic {
@@ -509,7 +562,12 @@ impl Model {
     }
 }
 
-unsafe extern "C" fn discard_log(_level: mailbox_log_level, _message: *const std::os::raw::c_char, _user: *mut c_void) {}
+unsafe extern "C" fn discard_log(
+    _level: mailbox_log_level,
+    _message: *const std::os::raw::c_char,
+    _user: *mut c_void,
+) {
+}
 
 fuzz_target!(|ops: Vec<Op>| {
     // Quiet: bad input is logged by design, and fuzzing makes plenty.
@@ -523,6 +581,10 @@ fuzz_target!(|ops: Vec<Op>| {
         model.check_releases(first_id);
     }
     model.finish();
-    assert!(model.live.is_empty(), "the model still holds {:?}", model.live);
+    assert!(
+        model.live.is_empty(),
+        "the model still holds {:?}",
+        model.live
+    );
     model.check_releases(first_id);
 });
