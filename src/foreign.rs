@@ -67,8 +67,13 @@ impl ForeignMessage {
         unsafe { self.block.as_ref() }
     }
 
-    /// The daemon's data.
-    #[cfg(test)]
+    /// A message whose data is `value`, boxed: released by dropping it.
+    /// C subscribers read `msg->data` as a pointer to `E`.
+    pub fn boxed<E: Send + Sync + 'static>(value: E) -> Self {
+        ForeignMessage::new(Box::into_raw(Box::new(value)).cast(), Some(drop_box::<E>))
+    }
+
+    /// The message's data.
     pub fn data(&self) -> *mut c_void {
         self.block().header.data
     }
@@ -150,10 +155,35 @@ impl Drop for ForeignMessage {
     }
 }
 
+/// Releases the data of a message made by [`ForeignMessage::boxed`].
+unsafe extern "C" fn drop_box<E>(data: *mut c_void) {
+    // SAFETY: `boxed` made `data` with `Box::<E>::into_raw` and set this as
+    // its release, which the message calls once.
+    drop(unsafe { Box::from_raw(data.cast::<E>()) });
+}
+
 /// What a publisher passes to `mailbox_publish`. The library never reads
 /// through it: it is handed to the generator in the publishing thread.
 #[derive(Debug, Clone, Copy)]
 pub struct RawInput(pub *mut c_void);
+
+impl RawInput {
+    /// What a Rust publisher passes.
+    pub fn of<I>(input: &I) -> Self {
+        RawInput((input as *const I).cast_mut().cast())
+    }
+
+    /// The input as the topic's input type, `None` for NULL.
+    ///
+    /// # Safety
+    /// A non-NULL pointer points to an `I` valid for `'a`: what every
+    /// publisher of the topic promises (C ones by the topic's convention,
+    /// Rust ones by [`RawInput::of`] with the topic's type).
+    pub unsafe fn get<'a, I>(self) -> Option<&'a I> {
+        // SAFETY: per this function's contract.
+        unsafe { self.0.cast::<I>().as_ref() }
+    }
+}
 
 /// A topic's C generator with its context and release function.
 pub struct ForeignGenerator {

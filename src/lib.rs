@@ -4,6 +4,8 @@
 //! `mailbox_message`, `message_subscriber`, `message_queue` and `mailbox` —
 //! rewritten in Rust behind the same C ABI.
 //!
+//! - The Rust API ([`Topic`], [`Subscription`], [`Event`], …): the same
+//!   topics as the C functions, for Rust code in the daemon.
 //! - [`core`]: the safe, generic building blocks (no `unsafe`).
 //! - [`ffi`]: the `extern "C"` functions of the original headers and of
 //!   `isula_mailbox.h`, one module per header.
@@ -17,6 +19,8 @@
 #[macro_use]
 mod logging;
 
+#[cfg(not(loom))]
+mod api;
 pub mod core;
 // The C ABI and the process-wide topic table need the compile-time-made
 // `static`s that loom's models cannot provide; loom checks the core alone.
@@ -27,3 +31,6 @@ pub mod ffi;
 mod foreign;
 #[cfg(not(loom))]
 mod global;
+
+#[cfg(not(loom))]
+pub use api::*;

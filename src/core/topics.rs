@@ -1,6 +1,7 @@
 //! A fixed table of topics: each can be registered with a generator,
 //! published to, subscribed to and unregistered from any thread.
 
+use std::any::TypeId;
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub enum TopicError {
     Sync,
     /// The subscriber is not subscribed to this topic.
     NotSubscribed,
+    /// The topic's registrant makes events of another type.
+    EventType,
 }
 
 /// What a publish did.
@@ -63,6 +66,9 @@ const ASYNC: u8 = 2;
 struct Registration<I, M> {
     generate: Generator<I, M>,
     queue: Option<MessageQueue<M>>,
+    /// The type of the events the generator makes, when its registrant
+    /// said (a Rust one does; a C one cannot).
+    event_type: Option<TypeId>,
     /// Counters when registered: stats count from here.
     base: Snapshot,
 }
@@ -85,10 +91,10 @@ struct Topic<I, M> {
 /// static TOPICS: TopicTable<u32, Message<String>, 1> = TopicTable::new();
 ///
 /// let generate = |id| Some(Message::new(format!("container {id}")));
-/// TOPICS.register(0, Box::new(generate), Delivery::Async).unwrap();
+/// TOPICS.register(0, Box::new(generate), Delivery::Async, None).unwrap();
 /// assert_eq!(TOPICS.publish(0, 1), Ok(Published::NoSubscribers));
 ///
-/// let subscriber = TOPICS.subscribe(0).unwrap();
+/// let subscriber = TOPICS.subscribe(0, None).unwrap();
 /// assert_eq!(TOPICS.publish(0, 2), Ok(Published::Done));
 /// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
 /// assert_eq!(message.payload(), "container 2");
@@ -147,12 +153,14 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         self.topics.get(topic).ok_or(TopicError::Invalid)
     }
 
-    /// Registers `topic`. Fails if it is registered already.
+    /// Registers `topic`, whose generator makes events of `event_type`
+    /// (`None`: not known). Fails if it is registered already.
     pub fn register(
         &'static self,
         topic: usize,
         generate: Generator<I, M>,
         delivery: Delivery,
+        event_type: Option<TypeId>,
     ) -> Result<(), TopicError> {
         let entry = self.topic(topic)?;
         let mut registration = entry.registration.write();
@@ -166,6 +174,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         *registration = Some(Registration {
             generate,
             queue,
+            event_type,
             base: entry.counters.snapshot(),
         });
         let state = match delivery {
@@ -226,13 +235,21 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     }
 
     /// A new subscriber of the async `topic`, made with the topic's
-    /// subscriber options.
-    pub fn subscribe(&self, topic: usize) -> Result<Subscriber<M>, TopicError> {
+    /// subscriber options. With `event_type`, only if the registrant said
+    /// its events are of that type.
+    pub fn subscribe(
+        &self,
+        topic: usize,
+        event_type: Option<TypeId>,
+    ) -> Result<Subscriber<M>, TopicError> {
         let entry = self.topic(topic)?;
         let options = *entry.options.lock();
         let registration = entry.registration.read_recursive();
         let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
         let queue = registration.queue.as_ref().ok_or(TopicError::Sync)?;
+        if event_type.is_some() && event_type != registration.event_type {
+            return Err(TopicError::EventType);
+        }
         // A registered topic's queue is never shut down.
         queue.subscribe(options).ok_or(TopicError::NotRegistered)
     }
@@ -309,11 +326,12 @@ mod tests {
                 0,
                 Box::new(move |_| Some(Message::new(Arc::clone(&handle)))),
                 Delivery::Sync,
+                None,
             )
             .unwrap();
         assert_eq!(table.publish(0, 1), Ok(Published::Done));
         assert_eq!(Arc::strong_count(&released), 2, "result dropped, not kept");
-        assert_eq!(table.subscribe(0).err(), Some(TopicError::Sync));
+        assert_eq!(table.subscribe(0, None).err(), Some(TopicError::Sync));
     }
 
     #[test]
@@ -330,10 +348,11 @@ mod tests {
                     Some(Message::new(x))
                 }),
                 Delivery::Async,
+                None,
             )
             .unwrap();
         assert_eq!(table.publish(0, 1), Ok(Published::NoSubscribers));
-        let subscriber = table.subscribe(0).unwrap();
+        let subscriber = table.subscribe(0, None).unwrap();
         assert_eq!(table.publish(0, 2), Ok(Published::Done));
         drop(subscriber);
         assert_eq!(table.publish(0, 3), Ok(Published::NoSubscribers));
@@ -345,17 +364,26 @@ mod tests {
         static TABLE: TopicTable<u32, Message<u32>, 2> = TopicTable::new();
         let table = &TABLE;
         let generate = || -> Generator<u32, Message<u32>> { Box::new(|x| Some(Message::new(x))) };
-        table.register(1, generate(), Delivery::Async).unwrap();
+        table
+            .register(1, generate(), Delivery::Async, None)
+            .unwrap();
         assert_eq!(
-            table.register(1, generate(), Delivery::Async),
+            table.register(1, generate(), Delivery::Async, None),
             Err(TopicError::AlreadyRegistered)
         );
-        let old = table.subscribe(1).unwrap();
+        let old = table.subscribe(1, None).unwrap();
         table.unregister(1).unwrap();
         assert_eq!(table.unregister(1), Err(TopicError::NotRegistered));
         assert!(matches!(old.pop(), Pop::Closed));
-        table.register(1, generate(), Delivery::Async).unwrap();
-        let new = table.subscribe(1).unwrap();
+        let typed = Some(TypeId::of::<u32>());
+        table
+            .register(1, generate(), Delivery::Async, typed)
+            .unwrap();
+        assert_eq!(
+            table.subscribe(1, Some(TypeId::of::<i64>())).err(),
+            Some(TopicError::EventType)
+        );
+        let new = table.subscribe(1, typed).unwrap();
         table.publish(1, 9).unwrap();
         assert!(matches!(new.pop(), Pop::Item(m) if *m.payload() == 9));
         assert_eq!(table.stats(1).unwrap().published, 1);

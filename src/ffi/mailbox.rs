@@ -94,6 +94,9 @@ pub(crate) fn topic_failure(topic: RawTopic, error: TopicError) -> Failure {
         TopicError::NotSubscribed => {
             Failure::warn(format!("subscriber is not subscribed to topic {topic}"))
         }
+        TopicError::EventType => {
+            Failure::error(format!("topic {topic} makes events of another type"))
+        }
     }
 }
 
@@ -131,6 +134,8 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
                 index,
                 Box::new(move |input| generator.generate(input)),
                 delivery,
+                // What a C generator makes is unknown to Rust.
+                None,
             )
             .map_err(|error| topic_failure(topic, error))?;
         Ok(0)
@@ -196,7 +201,8 @@ fn publish(topic: RawTopic, data: *mut c_void) {
 pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber {
     call("mailbox_subscribe", ptr::null_mut(), || {
         let index = topic.index()?;
-        match mailbox().subscribe(index) {
+        // C cannot say what it expects: no type check.
+        match mailbox().subscribe(index, None) {
             Ok(subscriber) => Ok(into_handle::<message_subscriber>(subscriber)),
             // Sync topics have nothing to subscribe to: not an error.
             Err(TopicError::Sync) => Ok(ptr::null_mut()),

@@ -1,0 +1,69 @@
+//! Why a call of the Rust API failed.
+
+use std::fmt;
+
+use crate::core::topics::TopicError;
+
+/// Why registering, subscribing or reading stats failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// The topic is not registered.
+    NotRegistered,
+    /// The topic is registered already.
+    AlreadyRegistered,
+    /// The topic is synchronous: its handler runs in the publisher, there
+    /// is nothing to subscribe to.
+    Synchronous,
+    /// The topic's registrant makes events of another type than the one
+    /// asked for (or did not say which: a C registrant).
+    EventType,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Error::NotRegistered => "the topic is not registered",
+            Error::AlreadyRegistered => "the topic is registered already",
+            Error::Synchronous => "the topic is synchronous: nothing to subscribe to",
+            Error::EventType => "the topic's registrant makes events of another type",
+        })
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<TopicError> for Error {
+    fn from(error: TopicError) -> Self {
+        match error {
+            TopicError::AlreadyRegistered => Error::AlreadyRegistered,
+            TopicError::Sync => Error::Synchronous,
+            TopicError::EventType => Error::EventType,
+            // The API's topics are valid by construction, and it only
+            // unsubscribes its own subscribers (by dropping them).
+            TopicError::NotRegistered | TopicError::Invalid | TopicError::NotSubscribed => {
+                Error::NotRegistered
+            }
+        }
+    }
+}
+
+/// Why [`Subscription::recv`](super::Subscription::recv) returned no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecvError {
+    /// Nothing came within the time limit; later calls may get events.
+    Timeout,
+    /// The topic was unregistered: no event will ever come.
+    Closed,
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RecvError::Timeout => "no event within the time limit",
+            RecvError::Closed => "the topic was unregistered",
+        })
+    }
+}
+
+impl std::error::Error for RecvError {}

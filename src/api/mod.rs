@@ -1,0 +1,19 @@
+//! The safe Rust API over the process's topics: the same topics the C
+//! functions of `mailbox.h` use, so Rust code in the daemon publishes to C
+//! subscribers and subscribes to C publishers.
+//!
+//! - [`Topic`]: register, publish, subscribe, stats and settings;
+//!   [`CRI_CONTAINER`] is the one topic there is.
+//! - [`Subscription`]: events from subscribing on; unsubscribes when dropped.
+//! - [`Event`]: one reference to an event; dereferences to its data.
+//! - [`Error`], [`RecvError`]: why a call failed.
+
+mod cri;
+mod error;
+mod subscription;
+mod topic;
+
+pub use cri::{ContainerEventKind, ContainerMessage, CriContainer, CRI_CONTAINER};
+pub use error::{Error, RecvError};
+pub use subscription::{Event, Subscription};
+pub use topic::{Topic, TopicKind, TopicStats};

@@ -1,0 +1,200 @@
+//! A topic of the process's mailbox, as Rust sees it.
+
+use std::any::TypeId;
+use std::marker::PhantomData;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use super::{Error, Subscription};
+use crate::core::counters::Snapshot;
+use crate::core::topics::Delivery;
+use crate::foreign::{ForeignMessage, RawInput};
+use crate::global::mailbox;
+
+/// What a topic carries: the type publishers pass (borrowed for the call).
+/// Each topic of the C enum `mailbox_topic` has one.
+pub trait TopicKind: 'static {
+    /// What publishers pass, by reference, to the topic's generator.
+    type Input<'a>;
+}
+
+/// Counters of a topic since it was registered: the `mailbox_topic_stats`
+/// of `mailbox_get_topic_stats`.
+pub type TopicStats = Snapshot;
+
+/// A topic of the process's mailbox: the same topics the C functions use.
+/// Publishing, subscribing and registering here and in C are one and the
+/// same.
+///
+/// Registering from Rust records the type of the events the generator
+/// makes, so that [`subscribe`](Self::subscribe) can check it; what a C
+/// generator makes is only known to the caller of
+/// [`subscribe_foreign`](Self::subscribe_foreign).
+///
+/// ```
+/// use std::time::Duration;
+/// use isula_mailbox::{ContainerEventKind, ContainerMessage, CRI_CONTAINER};
+///
+/// #[derive(Debug, PartialEq)]
+/// struct Event {
+///     container: String,
+///     kind: ContainerEventKind,
+/// }
+///
+/// CRI_CONTAINER
+///     .register(|message: &ContainerMessage<'_>| {
+///         Some(Event {
+///             container: message.container_id()?.to_string_lossy().into_owned(),
+///             kind: message.kind()?,
+///         })
+///     })
+///     .unwrap();
+/// let events = CRI_CONTAINER.subscribe::<Event>().unwrap();
+/// CRI_CONTAINER.publish(&ContainerMessage::new(c"c1", c"pod", ContainerEventKind::Created));
+///
+/// let event = events.recv_timeout(Duration::from_secs(1)).unwrap();
+/// assert_eq!(event.container, "c1");
+/// assert_eq!(event.kind, ContainerEventKind::Created);
+/// CRI_CONTAINER.unregister().unwrap();
+/// ```
+pub struct Topic<K: TopicKind> {
+    index: usize,
+    name: &'static str,
+    kind: PhantomData<fn() -> K>,
+}
+
+impl<K: TopicKind> Clone for Topic<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K: TopicKind> Copy for Topic<K> {}
+
+impl<K: TopicKind> std::fmt::Debug for Topic<K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Topic({})", self.name)
+    }
+}
+
+impl<K: TopicKind> Topic<K> {
+    pub(crate) const fn new(index: usize, name: &'static str) -> Self {
+        Topic {
+            index,
+            name,
+            kind: PhantomData,
+        }
+    }
+
+    /// The topic's name.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Registers the topic as asynchronous: publishing calls `generator`
+    /// (only when someone subscribes) and publishes what it returns to
+    /// every subscriber, Rust or C. C subscribers read `msg->data` as a
+    /// pointer to `E`: make it `#[repr(C)]` if they read it.
+    pub fn register<E, G>(&self, generator: G) -> Result<(), Error>
+    where
+        E: Send + Sync + 'static,
+        G: for<'a> Fn(&K::Input<'a>) -> Option<E> + Send + Sync + 'static,
+    {
+        let generate = move |input: RawInput| {
+            // SAFETY: every publisher of this topic passes its input type,
+            // valid for the publish: Rust ones by `publish`, C ones by the
+            // topic's convention (the one C generators rely on too).
+            let input = unsafe { input.get::<K::Input<'_>>() }?;
+            generator(input).map(ForeignMessage::boxed)
+        };
+        mailbox().register(
+            self.index,
+            Box::new(generate),
+            Delivery::Async,
+            Some(TypeId::of::<E>()),
+        )?;
+        Ok(())
+    }
+
+    /// Registers the topic as synchronous: publishing calls `handler` in the
+    /// publishing thread; there is nothing to subscribe to.
+    pub fn register_handler<H>(&self, handler: H) -> Result<(), Error>
+    where
+        H: for<'a> Fn(&K::Input<'a>) + Send + Sync + 'static,
+    {
+        let generate = move |input: RawInput| {
+            // SAFETY: as in `register`.
+            if let Some(input) = unsafe { input.get::<K::Input<'_>>() } {
+                handler(input);
+            }
+            None
+        };
+        mailbox().register(self.index, Box::new(generate), Delivery::Sync, None)?;
+        Ok(())
+    }
+
+    /// Unregisters the topic, whoever registered it: every subscription
+    /// ends ([`RecvError::Closed`](super::RecvError::Closed)). Returns once
+    /// no publish is still inside the generator.
+    pub fn unregister(&self) -> Result<(), Error> {
+        mailbox().unregister(self.index)?;
+        Ok(())
+    }
+
+    /// Whether the topic is registered now.
+    pub fn is_registered(&self) -> bool {
+        mailbox().is_registered(self.index)
+    }
+
+    /// Publishes `input`: see [`register`](Self::register). Does nothing
+    /// for an unregistered topic, or an asynchronous one nobody subscribes
+    /// to (two atomic loads).
+    pub fn publish(&self, input: &K::Input<'_>) {
+        if mailbox().is_quiet(self.index) {
+            return;
+        }
+        // The topic is valid, so publishing cannot fail.
+        let _ = mailbox().publish(self.index, RawInput::of(input));
+    }
+
+    /// Subscribes to the events of a topic registered from Rust with
+    /// events of type `E`.
+    pub fn subscribe<E: Send + Sync + 'static>(&self) -> Result<Subscription<E>, Error> {
+        let subscriber = mailbox().subscribe(self.index, Some(TypeId::of::<E>()))?;
+        Ok(Subscription::new(subscriber))
+    }
+
+    /// Subscribes to the events of a topic whatever registered it, as `E`.
+    ///
+    /// # Safety
+    /// Every event of the current registration is a valid `E` for as long
+    /// as the message lives: for a C generator, the `void *` it returns
+    /// points to an `E` (`#[repr(C)]`, or an opaque type only used through
+    /// [`Event::as_ptr`](super::Event::as_ptr)), and its release function
+    /// frees it.
+    pub unsafe fn subscribe_foreign<E: Send + Sync + 'static>(
+        &self,
+    ) -> Result<Subscription<E>, Error> {
+        let subscriber = mailbox().subscribe(self.index, None)?;
+        Ok(Subscription::new(subscriber))
+    }
+
+    /// The topic's counters since it was registered.
+    pub fn stats(&self) -> Result<TopicStats, Error> {
+        Ok(mailbox().stats(self.index)?)
+    }
+
+    /// How long `recv` of subscriptions made from now on waits (`None`:
+    /// forever; default one second).
+    pub fn set_subscriber_timeout(&self, timeout: Option<Duration>) {
+        // Cannot fail: the topic is valid.
+        let _ = mailbox().set_subscriber_timeout(self.index, timeout);
+    }
+
+    /// The most events a subscription made from now on keeps (`None`:
+    /// unbounded, the default). A full one drops its oldest event.
+    pub fn set_subscriber_capacity(&self, capacity: Option<NonZeroUsize>) {
+        // Cannot fail: the topic is valid.
+        let _ = mailbox().set_subscriber_capacity(self.index, capacity);
+    }
+}
