@@ -21,8 +21,9 @@ use crate::global::mailbox;
 pub unsafe extern "C" fn message_queue_destroy(mq: *mut message_queue) {
     call("message_queue_destroy", (), || {
         // SAFETY: per this function's contract, `mq` is NULL or a live
-        // handle that nobody uses afterwards. Subscribers hold the queue
-        // only weakly, so dropping the handle frees it.
+        // handle that nobody uses afterwards. Dropping it shuts the queue
+        // down; the little state its subscribers share with it goes with
+        // the last of them.
         drop(unsafe { take_handle(mq) });
         Ok(())
     })
