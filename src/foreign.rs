@@ -155,11 +155,16 @@ impl Drop for ForeignMessage {
     }
 }
 
-/// Releases the data of a message made by [`ForeignMessage::boxed`].
+/// Releases the data of a message made by [`ForeignMessage::boxed`]. Called
+/// as a C function (possibly from C, through `mailbox_message_unref`), so a
+/// panic in `E`'s `Drop` is contained here rather than aborting.
 unsafe extern "C" fn drop_box<E>(data: *mut c_void) {
     // SAFETY: `boxed` made `data` with `Box::<E>::into_raw` and set this as
     // its release, which the message calls once.
-    drop(unsafe { Box::from_raw(data.cast::<E>()) });
+    let event = unsafe { Box::from_raw(data.cast::<E>()) };
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(event))).is_err() {
+        log_error!("an event's Drop panicked; the panic was contained");
+    }
 }
 
 /// What a publisher passes to `mailbox_publish`. The library never reads
@@ -301,6 +306,20 @@ mod tests {
         assert_eq!(message.ref_count(), 2);
         drop(second);
         assert!(message.share_within(2).is_some());
+    }
+
+    #[test]
+    fn a_panicking_drop_of_a_rust_event_is_contained() {
+        struct PanicsOnDrop;
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("drop of an event");
+            }
+        }
+        let message = ForeignMessage::boxed(PanicsOnDrop);
+        drop(message); // would abort the process without the containment
+        let after = ForeignMessage::boxed(1u32);
+        assert_eq!(after.ref_count(), 1);
     }
 
     #[test]
