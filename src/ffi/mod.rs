@@ -1,5 +1,5 @@
 //! The C ABI, one module per header. Every export has the same shape: check
-//! and convert its pointers, call the core, map the result. [`call`] wraps
+//! and convert its pointers, call the core, map the result. `call` wraps
 //! each body: it contains panics and logs failures, one line each.
 
 pub mod blocking_queue;
