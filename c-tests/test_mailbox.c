@@ -214,6 +214,73 @@ static void destroyed_subscriber_stops_generation(void)
     mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
 }
 
+/* A release function may call back into the mailbox, even unregister or
+ * register the topic: it runs with no lock held. */
+static int reentrant_releases;
+
+static void release_and_unregister(void *data)
+{
+    __atomic_fetch_add(&reentrant_releases, 1, __ATOMIC_SEQ_CST);
+    tracked_release(data);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+}
+
+static void release_and_register_again(void *data)
+{
+    __atomic_fetch_add(&reentrant_releases, 1, __ATOMIC_SEQ_CST);
+    tracked_release(data);
+    mailbox_register_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER, make_tracked, &generator_calls, tracked_release,
+                                   true);
+}
+
+static void release_may_call_back_into_the_mailbox(void)
+{
+    tracked_reset();
+    reentrant_releases = 0;
+    /* Sync topic: the release runs right after the generator. */
+    CHECK_EQ(mailbox_register_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER, make_tracked, &generator_calls,
+                                            release_and_unregister, false),
+             0);
+    publish_id(0);
+    CHECK_EQ(reentrant_releases, 1);
+    CHECK(mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER) == NULL); /* it did unregister */
+
+    /* Async topic: a pending message released when the topic goes. */
+    CHECK_EQ(mailbox_register_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER, make_tracked, &generator_calls,
+                                            release_and_register_again, true),
+             0);
+    message_subscriber *sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    publish_id(1);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    CHECK_EQ(reentrant_releases, 2);
+    message_subscriber_destroy(sub);
+    sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER); /* registered again by the release */
+    CHECK(sub != NULL);
+    message_subscriber_destroy(sub);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    check_each_released_once(2);
+}
+
+/* Unregistering detaches the old subscribers at once: a registration right
+ * after has nobody to deliver to, and publishing must not generate. */
+static void reregistered_topic_starts_without_subscribers(void)
+{
+    tracked_reset();
+    CHECK_EQ(register_topic(true), 0);
+    message_subscriber *a = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    message_subscriber *b = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    publish_id(0);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    CHECK_EQ(register_topic(true), 0);
+    generator_calls = 0;
+    publish_id(1);
+    CHECK_EQ(generator_calls, 0);
+    message_subscriber_destroy(a);
+    message_subscriber_destroy(b);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    check_each_released_once(1);
+}
+
 #define PUBLISHERS 3
 #define PER_PUBLISHER 3000
 #define SUBSCRIBERS 3
@@ -359,5 +426,6 @@ TEST_MAIN(TEST_CASE(register_rejects_bad_input), TEST_CASE(register_twice_fails)
           TEST_CASE(async_topic_delivers_generated_messages),
           TEST_CASE(sync_topic_generates_in_the_publisher_and_releases), TEST_CASE(bad_topics_are_ignored),
           TEST_CASE(unregister_ends_streams_and_allows_register_again), TEST_CASE(unsubscribe_stops_delivery),
-          TEST_CASE(destroyed_subscriber_stops_generation), TEST_CASE(concurrent_publishers_one_order),
+          TEST_CASE(destroyed_subscriber_stops_generation), TEST_CASE(release_may_call_back_into_the_mailbox),
+          TEST_CASE(reregistered_topic_starts_without_subscribers), TEST_CASE(concurrent_publishers_one_order),
           TEST_CASE(register_unregister_race_is_safe))

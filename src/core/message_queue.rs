@@ -21,7 +21,7 @@ use super::sync::{Arc, Mutex};
 ///
 /// let queue = MessageQueue::new();
 /// let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
-/// queue.publish(Message::new("started")).unwrap();
+/// drop(queue.publish(Message::new("started")).unwrap());
 /// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
 /// assert_eq!(*message.payload(), "started");
 ///
@@ -109,14 +109,14 @@ impl<M> MessageQueue<M> {
 
     /// Delivers `message` to every subscriber attached now; each gets its
     /// own reference and the caller's reference is consumed. Gives the
-    /// message back once the queue is shut down.
-    pub fn publish(&self, message: M) -> Result<(), M>
+    /// message back once the queue is shut down. What must be dropped
+    /// comes back as [`Leftovers`], for the caller to drop once it holds no
+    /// lock: dropping a message may run the daemon's release function.
+    pub fn publish(&self, message: M) -> Result<Leftovers<M>, M>
     where
         M: Shared,
     {
-        // Messages pushed out of full inboxes; dropped once no lock is held,
-        // since dropping may run the daemon's destructor.
-        let mut evicted = Vec::new();
+        let mut leftovers = Leftovers::default();
         let members = self.shared.members.lock();
         if members.shut_down {
             return Err(message);
@@ -126,23 +126,19 @@ impl<M> MessageQueue<M> {
         if let Some((last, others)) = members.inboxes.split_last() {
             for inbox in others {
                 match message.share() {
-                    Some(copy) => keep_evicted(inbox.deliver(copy), &mut evicted),
+                    Some(copy) => leftovers.keep(inbox.deliver(copy)),
                     None => {
-                        log_error!(
-                            "message_queue: message reference limit reached, delivery dropped"
-                        );
+                        leftovers.over_limit += 1;
                         counters.dropped();
                     }
                 }
             }
-            keep_evicted(last.deliver(message), &mut evicted);
-            drop(members);
+            leftovers.keep(last.deliver(message));
         } else {
-            drop(members);
-            drop(message);
+            leftovers.first = Some(message);
         }
-        drop(evicted);
-        Ok(())
+        drop(members);
+        Ok(leftovers)
     }
 
     /// Whether any subscriber is attached. Takes no lock.
@@ -154,14 +150,22 @@ impl<M> MessageQueue<M> {
     /// [`Pop::Closed`](super::blocking_queue::Pop::Closed), what they held is
     /// dropped) and refuses later subscribes and publishes. Idempotent.
     pub fn shutdown(&self) {
+        drop(self.shutdown_deferred());
+    }
+
+    /// [`shutdown`](Self::shutdown), handing back what the subscribers
+    /// held for the caller to drop once it holds no lock. When it returns,
+    /// no subscriber is attached or counted any more.
+    pub fn shutdown_deferred(&self) -> Leftovers<M> {
+        let mut leftovers = Leftovers::default();
         let mut members = self.shared.members.lock();
         members.shut_down = true;
         let inboxes = std::mem::take(&mut members.inboxes);
         self.shared.counters.unsubscribed(inboxes.len());
-        drop(members);
         for inbox in inboxes {
-            inbox.close();
+            leftovers.rest.extend(inbox.close_deferred());
         }
+        leftovers
     }
 
     /// Whether [`shutdown`](Self::shutdown) was called.
@@ -187,12 +191,55 @@ impl<M> Drop for MessageQueue<M> {
     }
 }
 
-fn keep_evicted<M>(delivery: Result<Option<M>, M>, evicted: &mut Vec<M>) {
-    match delivery {
-        Ok(None) => {}
-        // A subscriber shut down but not yet detached: its copy is simply
-        // dropped (the inbox counted it).
-        Ok(Some(message)) | Err(message) => evicted.push(message),
+/// Messages a call took out of the queues, to be dropped by the caller once
+/// it holds no lock: dropping one may run the daemon's release function,
+/// which may call back into the library. Dropping this drops them (and
+/// logs deliveries refused at the reference limit).
+#[must_use = "drop it once no lock is held"]
+pub struct Leftovers<M> {
+    first: Option<M>,
+    rest: Vec<M>,
+    over_limit: usize,
+}
+
+impl<M> Default for Leftovers<M> {
+    fn default() -> Self {
+        Leftovers {
+            first: None,
+            rest: Vec::new(),
+            over_limit: 0,
+        }
+    }
+}
+
+impl<M> Leftovers<M> {
+    /// Just `message`.
+    pub fn of(message: M) -> Self {
+        Leftovers {
+            first: Some(message),
+            rest: Vec::new(),
+            over_limit: 0,
+        }
+    }
+
+    fn keep(&mut self, delivery: Result<Option<M>, M>) {
+        match delivery {
+            Ok(None) => {}
+            // Pushed out of a full inbox, or refused by one shut down but not
+            // yet detached (the inbox counted both).
+            Ok(Some(message)) | Err(message) => self.rest.push(message),
+        }
+    }
+}
+
+impl<M> Drop for Leftovers<M> {
+    fn drop(&mut self) {
+        if self.over_limit > 0 {
+            log_error!(
+                "message_queue: message reference limit reached, {} deliveries dropped",
+                self.over_limit
+            );
+        }
     }
 }
 
@@ -219,7 +266,7 @@ mod tests {
         assert!(queue.has_subscribers());
         drop(subscriber);
         assert!(!queue.has_subscribers());
-        queue.publish(Message::new(1)).unwrap();
+        drop(queue.publish(Message::new(1)).unwrap());
         assert_eq!(queue.counters().snapshot().delivered, 0);
     }
 
@@ -234,7 +281,7 @@ mod tests {
                 let queue = Arc::clone(&queue);
                 thread::spawn(move || {
                     for i in 0..500 {
-                        queue.publish(Message::new(p * 1000 + i)).unwrap();
+                        drop(queue.publish(Message::new(p * 1000 + i)).unwrap());
                     }
                 })
             })
@@ -264,7 +311,7 @@ mod tests {
         let bounded = queue.subscribe(options).unwrap();
         let unbounded = queue.subscribe(SubscriberOptions::default()).unwrap();
         for i in 0..5 {
-            queue.publish(Message::new(i)).unwrap();
+            drop(queue.publish(Message::new(i)).unwrap());
         }
         assert_eq!(pop_value(&bounded), Some(3));
         assert_eq!(pop_value(&bounded), Some(4));

@@ -1,6 +1,7 @@
 //! A subscriber: one consumer's inbox of message references, with its pop
 //! time limit and an optional bound on what it keeps.
 
+use std::collections::VecDeque;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
@@ -83,13 +84,19 @@ impl<M> Inbox<M> {
 
     /// Shuts the inbox down and drops what it still holds.
     pub(crate) fn close(&self) {
+        // Dropped here, with no lock held: a payload's destructor is the
+        // daemon's code and may call back into the library.
+        drop(self.close_deferred());
+    }
+
+    /// Shuts the inbox down and hands back what it still held, for the
+    /// caller to drop once it holds no lock.
+    pub(crate) fn close_deferred(&self) -> VecDeque<M> {
         let pending = self.queue.close();
         if let Some(counters) = &self.counters {
             counters.discarded(pending.len());
         }
-        // Dropped here, with no lock held: a payload's destructor is the
-        // daemon's code and may call back into the library.
-        drop(pending);
+        pending
     }
 }
 

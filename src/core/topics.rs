@@ -10,7 +10,7 @@ use super::sync::{Mutex, RwLock};
 
 use super::counters::{Counters, Snapshot};
 use super::message::Shared;
-use super::message_queue::MessageQueue;
+use super::message_queue::{Leftovers, MessageQueue};
 use super::subscriber::{Subscriber, SubscriberOptions};
 
 /// Turns what a publisher passes into the message subscribers receive
@@ -123,20 +123,26 @@ impl<I, M> Topic<I, M> {
     where
         M: Shared,
     {
-        // Held while the generator runs, so that unregister waits for it;
-        // recursive so that a generator may publish in turn.
-        let registration = self.registration.read_recursive();
-        let Some(registration) = registration.as_ref() else {
-            return Published::NotRegistered;
+        let leftovers = {
+            // Held while the generator runs, so that unregister waits for
+            // it; recursive so that a generator may publish in turn.
+            let registration = self.registration.read_recursive();
+            let Some(registration) = registration.as_ref() else {
+                return Published::NotRegistered;
+            };
+            let Some(message) = (registration.generate)(input) else {
+                return Published::Nothing;
+            };
+            match &registration.queue {
+                // A sync topic's result is only released.
+                None => Leftovers::of(message),
+                // Only refused once shut down, which needs the write lock.
+                Some(queue) => queue.publish(message).unwrap_or_else(Leftovers::of),
+            }
         };
-        let Some(message) = (registration.generate)(input) else {
-            return Published::Nothing;
-        };
-        match &registration.queue {
-            None => drop(message),
-            // Only fails once shut down, which needs the write lock we block.
-            Some(queue) => drop(queue.publish(message)),
-        }
+        // Released with no lock held: the daemon's release function may
+        // call back into the library, even unregister.
+        drop(leftovers);
         Published::Done
     }
 }
@@ -197,9 +203,15 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         let mut slot = entry.registration.write();
         let registration = slot.take().ok_or(TopicError::NotRegistered)?;
         entry.state.store(UNREGISTERED, Ordering::Release);
+        // Detached and counted out under the lock, so that a registration
+        // right after starts with no subscriber; what they held is released
+        // below, with no lock held (the daemon's release function runs).
+        let leftovers = registration
+            .queue
+            .as_ref()
+            .map(MessageQueue::shutdown_deferred);
         drop(slot);
-        // The queue shuts down when dropped here, outside the lock: dropping
-        // pending messages runs the daemon's release function.
+        drop(leftovers);
         drop(registration);
         Ok(())
     }

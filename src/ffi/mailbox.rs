@@ -222,6 +222,13 @@ pub unsafe extern "C" fn mailbox_unsubscribe(topic: RawTopic, sub: *mut message_
         let index = topic.index()?;
         mailbox()
             .unsubscribe(index, sub)
-            .map_err(|error| topic_failure(topic, error))
+            .map_err(|error| match error {
+                // Unregistering detached every subscriber already: a stream
+                // ending at the same time as the daemon's shutdown lands here.
+                TopicError::NotRegistered => {
+                    Failure::info(format!("topic {} is not registered any more", topic.0))
+                }
+                error => topic_failure(topic, error),
+            })
     })
 }

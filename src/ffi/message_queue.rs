@@ -1,5 +1,6 @@
 //! `message_queue.h`: fan-out of messages to subscribers.
 
+use std::mem::ManuallyDrop;
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 
@@ -7,6 +8,7 @@ use super::handle::{into_handle, Handle};
 use super::mailbox_message::mailbox_message;
 use super::message_subscriber::message_subscriber;
 use super::{call, handle_arg, Failure};
+use crate::core::message::Shared;
 use crate::core::message_queue::MessageQueue;
 use crate::core::subscriber::SubscriberOptions;
 use crate::foreign::ForeignMessage;
@@ -110,17 +112,21 @@ pub unsafe extern "C" fn message_queue_publish(
 ) -> c_int {
     call("message_queue_publish", -1, || {
         let mq = handle_arg!(mq);
-        if msg.is_null() {
-            return Err(Failure::null("msg"));
-        }
-        // SAFETY: per this function's contract, `msg` is a reference the
-        // caller hands over; on failure it is handed back below.
-        let message = unsafe { ForeignMessage::from_raw(msg) };
-        if let Err(refused) = mq.publish(message) {
-            // Back to the caller, as the same pointer.
-            let _ = refused.into_raw();
-            return Err(Failure::error("message queue is shut down"));
-        }
+        // SAFETY: per this function's contract, the caller's reference keeps
+        // a non-NULL `msg` alive for the call.
+        let callers =
+            unsafe { ForeignMessage::borrow_raw(msg) }.ok_or_else(|| Failure::null("msg"))?;
+        // The queue gets a reference of its own; the caller's is given up
+        // only once the publish succeeded, so that a failure (or a contained
+        // panic) leaves the caller holding it, as -1 says.
+        let copy = callers
+            .share()
+            .ok_or_else(|| Failure::error("reference count overflow"))?;
+        let leftovers = mq
+            .publish(copy)
+            .map_err(|_refused| Failure::error("message queue is shut down"))?;
+        drop(leftovers);
+        drop(ManuallyDrop::into_inner(callers));
         Ok(0)
     })
 }
