@@ -79,8 +79,11 @@ static int word;
 
 static void futex_wait_for(int *addr, int value)
 {
-    while (__atomic_load_n(addr, __ATOMIC_ACQUIRE) != value) {
-        syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, __atomic_load_n(addr, __ATOMIC_ACQUIRE), NULL, NULL, 0);
+    int seen;
+    /* Sleep only while the word still holds what was just seen: a change
+     * (and its wake) in between makes the kernel return at once. */
+    while ((seen = __atomic_load_n(addr, __ATOMIC_ACQUIRE)) != value) {
+        syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
     }
 }
 
