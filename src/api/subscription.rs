@@ -57,15 +57,10 @@ impl<E> Subscription<E> {
     /// The events, waiting for each, until the topic is unregistered.
     pub fn iter(&self) -> impl Iterator<Item = Event<E>> + '_ {
         std::iter::from_fn(move || loop {
-            match self.subscriber.pop_timeout(None) {
-                Pop::Item(message) => {
-                    return Some(Event {
-                        message,
-                        event: PhantomData,
-                    })
-                }
-                Pop::Closed => return None,
-                Pop::TimedOut => continue,
+            match Self::received(self.subscriber.pop_timeout(None)) {
+                Ok(event) => return Some(event),
+                Err(RecvError::Closed) => return None,
+                Err(RecvError::Timeout) => continue,
             }
         })
     }

@@ -116,6 +116,17 @@ impl<I, M> Topic<I, M> {
         }
     }
 
+    /// Why publishing now would do nothing, read without a lock (two
+    /// atomic loads); `None` when there is work to do.
+    #[inline]
+    fn idle(&self) -> Option<Published> {
+        match self.state.load(Ordering::Acquire) {
+            UNREGISTERED => Some(Published::NotRegistered),
+            ASYNC if !self.counters.has_subscribers() => Some(Published::NoSubscribers),
+            _ => None,
+        }
+    }
+
     /// The publish path with work to do, kept out of line so that the
     /// no-subscriber path stays a few instructions.
     #[inline(never)]
@@ -225,11 +236,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         M: Shared,
     {
         let entry = self.topic(topic)?;
-        Ok(match entry.state.load(Ordering::Acquire) {
-            UNREGISTERED => Published::NotRegistered,
-            ASYNC if !entry.counters.has_subscribers() => Published::NoSubscribers,
-            _ => entry.publish(input),
-        })
+        Ok(entry.idle().unwrap_or_else(|| entry.publish(input)))
     }
 
     /// Whether publishing on `topic` now would do nothing at all: it is
@@ -239,11 +246,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     pub fn is_quiet(&self, topic: usize) -> bool {
         self.topics
             .get(topic)
-            .is_some_and(|entry| match entry.state.load(Ordering::Acquire) {
-                UNREGISTERED => true,
-                ASYNC => !entry.counters.has_subscribers(),
-                _ => false,
-            })
+            .is_some_and(|entry| entry.idle().is_some())
     }
 
     /// A new subscriber of the async `topic`, made with the topic's

@@ -145,6 +145,21 @@ fn run_checked(command: &mut Command, what: &str) {
 }
 
 impl Toolchain {
+    /// The compiler for `lang` with the daemon's flags and the library's
+    /// include directory; with `libutils`, the stand-in
+    /// `<isula_libutils/auto_cleanup.h>` (and the tests' helpers) of
+    /// c-tests/ too.
+    fn compiler(&self, lang: Lang, libutils: bool) -> Command {
+        let mut cc = Command::new(lang.compiler());
+        cc.args(lang.flags())
+            .arg("-I")
+            .arg(self.root.join("include"));
+        if libutils {
+            cc.arg("-I").arg(self.root.join("c-tests"));
+        }
+        cc
+    }
+
     /// Compiles and links `c-tests/<source>`; returns the executable.
     pub fn build(&self, source: &str, link: Link) -> PathBuf {
         let src = self.root.join("c-tests").join(source);
@@ -153,15 +168,8 @@ impl Toolchain {
         let exe = self
             .build_dir
             .join(format!("{stem}-{}", format!("{link:?}").to_lowercase()));
-        let mut cc = Command::new(lang.compiler());
-        cc.args(lang.flags())
-            .arg("-I")
-            .arg(self.root.join("include"))
-            .arg("-I")
-            .arg(self.root.join("c-tests"))
-            .arg(&src)
-            .arg("-o")
-            .arg(&exe);
+        let mut cc = self.compiler(lang, true);
+        cc.arg(&src).arg("-o").arg(&exe);
         match link {
             Link::Static => {
                 cc.arg(self.lib_dir.join("libisula_mailbox.a"));
@@ -187,15 +195,8 @@ impl Toolchain {
         let ext = if lang == Lang::C { "c" } else { "cc" };
         let src = self.build_dir.join(format!("{name}.{ext}"));
         std::fs::write(&src, text).expect("write source");
-        let mut cc = Command::new(lang.compiler());
-        cc.args(lang.flags())
-            .arg("-fsyntax-only")
-            .arg("-I")
-            .arg(self.root.join("include"));
-        if libutils {
-            cc.arg("-I").arg(self.root.join("c-tests"));
-        }
-        cc.arg(&src);
+        let mut cc = self.compiler(lang, libutils);
+        cc.arg("-fsyntax-only").arg(&src);
         run_checked(&mut cc, &format!("compiling {name}.{ext}"));
     }
 }
