@@ -52,7 +52,8 @@ const HEADERS: &[Header] = &[
         name: "mailbox_message.h",
         source: "src/ffi/mailbox_message.rs",
         guard: "DAEMON_MAILBOX_MAILBOX_MESSAGE_H",
-        includes: &[],
+        // For `message_release_t`, declared by the lowest header.
+        includes: &["blocking_queue.h"],
         sys_includes: &["pthread.h", "stdbool.h", "stddef.h", "stdint.h"],
         export: &[],
         prologue: "",
@@ -109,7 +110,6 @@ const HEADERS: &[Header] = &[
             "cri_container_message_type",
             "cri_container_message_t",
             "message_generator_t",
-            "message_release_t",
         ],
         prologue: "",
         libutils: false,

@@ -196,6 +196,42 @@ static void topic_stats_count_since_registration(void)
     check_each_released_once(3);
 }
 
+/* Stats belong to one registration: a fresh one starts at zero, and a
+ * subscriber detached with mailbox_unsubscribe (not destroyed) counts
+ * nowhere any more. */
+static void stats_of_a_new_registration_ignore_old_subscribers(void)
+{
+    tracked_reset();
+    mailbox_topic_stats stats;
+    CHECK_EQ(mailbox_register_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER, make_tracked, NULL, tracked_release, true), 0);
+    message_subscriber *old = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    for (int i = 0; i < 3; i++) {
+        publish_id(i);
+    }
+    mailbox_unsubscribe(MAILBOX_TOPIC_CRI_CONTAINER, old); /* kept: still holds 3 */
+    CHECK_EQ(mailbox_get_topic_stats(MAILBOX_TOPIC_CRI_CONTAINER, &stats), 0);
+    CHECK_EQ(stats.pending, 0);
+    CHECK_EQ(stats.subscribers, 0);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+
+    CHECK_EQ(mailbox_register_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER, make_tracked, NULL, tracked_release, true), 0);
+    mailbox_message *extra = tracked_message(3);
+    CHECK_EQ(message_subscriber_push(old, extra), 0);
+    mailbox_message_unref(extra);
+    CHECK_EQ(mailbox_get_topic_stats(MAILBOX_TOPIC_CRI_CONTAINER, &stats), 0);
+    CHECK_EQ(stats.published, 0);
+    CHECK_EQ(stats.delivered, 0);
+    CHECK_EQ(stats.dropped, 0);
+    CHECK_EQ(stats.pending, 0);
+    CHECK_EQ(stats.subscribers, 0);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ(pop_now(old), i); /* the detached subscriber still works */
+    }
+    message_subscriber_destroy(old);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    check_each_released_once(4);
+}
+
 static void subscriber_timeout_applies_to_new_subscribers(void)
 {
     CHECK_EQ(mailbox_set_subscriber_timeout((mailbox_topic)-1, 10), -1);
@@ -246,4 +282,5 @@ static void bounded_subscriber_drops_its_oldest(void)
 TEST_MAIN(TEST_CASE(message_queue_destroy_frees_and_ends_subscribers),
           TEST_CASE(log_callback_receives_records_up_to_its_level),
           TEST_CASE(log_callback_can_change_while_threads_log), TEST_CASE(topic_stats_count_since_registration),
+          TEST_CASE(stats_of_a_new_registration_ignore_old_subscribers),
           TEST_CASE(subscriber_timeout_applies_to_new_subscribers), TEST_CASE(bounded_subscriber_drops_its_oldest))

@@ -1,5 +1,7 @@
 /* mailbox.h: CONTRACT.md section 6. Original API only. Each case leaves the
  * topic unregistered. */
+#include <unistd.h>
+
 #include "mailbox.h"
 
 #include "check.h"
@@ -281,6 +283,50 @@ static void reregistered_topic_starts_without_subscribers(void)
     check_each_released_once(1);
 }
 
+/* A generator may publish in turn. Whatever that nested publish lets go of
+ * (here: the message a shut-down but still attached subscriber refuses) is
+ * released once the outermost publish holds nothing, so its release may
+ * unregister the topic. The original design released it under the topic's
+ * lock: the unregister waited for that lock on its own thread, forever. */
+static int nested_outer = 1, nested_inner = 2;
+
+static void *generate_and_publish_inner(void *context, void *data)
+{
+    (void)context;
+    int id = *(int *)data;
+    if (id == nested_outer) {
+        mailbox_publish(MAILBOX_TOPIC_CRI_CONTAINER, &nested_inner);
+    }
+    return tracked_new(id);
+}
+
+static void release_inner_and_unregister(void *data)
+{
+    int id = ((tracked *)data)->id;
+    tracked_release(data);
+    if (id == nested_inner) {
+        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    }
+}
+
+static void release_from_a_nested_publish_runs_outside_the_topic(void)
+{
+    tracked_reset();
+    alarm(20); /* a deadlock fails the test instead of hanging it */
+    CHECK_EQ(mailbox_register_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER, generate_and_publish_inner, NULL,
+                                            release_inner_and_unregister, true),
+             0);
+    message_subscriber *sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    CHECK(sub != NULL);
+    message_subscriber_shutdown(sub); /* still subscribed: refuses what it is given */
+    mailbox_publish(MAILBOX_TOPIC_CRI_CONTAINER, &nested_outer);
+    alarm(0);
+    CHECK_EQ(tracked_released(nested_outer), 1);
+    CHECK_EQ(tracked_released(nested_inner), 1);
+    CHECK(mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER) == NULL); /* the release did unregister */
+    message_subscriber_destroy(sub);
+}
+
 #define PUBLISHERS 3
 #define PER_PUBLISHER 3000
 #define SUBSCRIBERS 3
@@ -427,5 +473,6 @@ TEST_MAIN(TEST_CASE(register_rejects_bad_input), TEST_CASE(register_twice_fails)
           TEST_CASE(sync_topic_generates_in_the_publisher_and_releases), TEST_CASE(bad_topics_are_ignored),
           TEST_CASE(unregister_ends_streams_and_allows_register_again), TEST_CASE(unsubscribe_stops_delivery),
           TEST_CASE(destroyed_subscriber_stops_generation), TEST_CASE(release_may_call_back_into_the_mailbox),
-          TEST_CASE(reregistered_topic_starts_without_subscribers), TEST_CASE(concurrent_publishers_one_order),
+          TEST_CASE(reregistered_topic_starts_without_subscribers),
+          TEST_CASE(release_from_a_nested_publish_runs_outside_the_topic), TEST_CASE(concurrent_publishers_one_order),
           TEST_CASE(register_unregister_race_is_safe))

@@ -22,6 +22,12 @@
  */
 typedef struct blocking_queue blocking_queue;
 
+/**
+ * Releases data the library was handed (a queued item, a message's data,
+ * what a generator made). Declared here, the first header to use it.
+ */
+typedef void (*message_release_t)(void*);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -32,16 +38,18 @@ extern "C" {
  * `timeout` is how long `blocking_queue_pop` waits on an empty queue, in
  * milliseconds; any negative value (`BLOCKING_QUEUE_NO_TIMEOUT`) waits
  * forever. `release` (may be NULL) is called on items still queued when
- * the queue is cleared or destroyed.
+ * the queue is cleared or destroyed, with no lock of the library held.
  *
- * Returns the queue (free it with `blocking_queue_destroy`).
+ * Returns the queue (free it with `blocking_queue_destroy`), or NULL when
+ * memory runs out.
  */
-struct blocking_queue *blocking_queue_create(int64_t timeout, void (*release)(void*));
+struct blocking_queue *blocking_queue_create(int64_t timeout, message_release_t release);
 
 /**
  * Appends `data` (any pointer, NULL included) and wakes a waiting pop.
  *
- * Returns 0, or -1 if `queue` is NULL.
+ * Returns 0, or -1 if `queue` is NULL or the queue cannot grow (out of
+ * memory: the item stays the caller's, `release` is not called on it).
  *
  * # Safety
  * `queue` is NULL or a live queue from `blocking_queue_create`.
@@ -53,7 +61,7 @@ int blocking_queue_push(struct blocking_queue *queue, void *data);
  * push: forever, or for the queue's timeout (monotonic clock).
  *
  * Returns 0 with the item, `ETIMEDOUT` when the timeout passed first
- * (`*data` untouched), or -1 if an argument is NULL.
+ * (`*data` untouched), or -1 if an argument is NULL. Allocates nothing.
  *
  * # Safety
  * `queue` is NULL or a live queue; `data` is NULL or writable.
@@ -63,6 +71,8 @@ int blocking_queue_pop(struct blocking_queue *queue, void **data);
 /**
  * Calls the queue's `release` once on every item still queued (none that
  * was popped) and empties it; the queue stays usable. NULL is a no-op.
+ * Allocates nothing. `release` may call any function of the library
+ * except destroying this queue.
  *
  * # Safety
  * `queue` is NULL or a live queue.
@@ -71,7 +81,7 @@ void blocking_queue_clear(struct blocking_queue *queue);
 
 /**
  * `blocking_queue_clear`, then frees the queue. NULL is a no-op. No other
- * thread may use the queue during or after the call.
+ * thread may use the queue during or after the call. Allocates nothing.
  *
  * # Safety
  * `queue` is NULL or a live queue, not used again afterwards.

@@ -23,7 +23,9 @@ typedef enum mailbox_log_level {
 typedef void (*mailbox_log_fn)(enum mailbox_log_level level, const char *message, void *user);
 
 /**
- * Counters of one topic since it was registered.
+ * Counters of one topic since it was registered (this registration: a
+ * topic registered again starts at zero, and a subscriber unsubscribed but
+ * not destroyed no longer counts).
  */
 typedef struct mailbox_topic_stats {
     /**
@@ -35,11 +37,13 @@ typedef struct mailbox_topic_stats {
      */
     uint64_t delivered;
     /**
-     * Deliveries dropped: subscriber full, or shut down.
+     * Deliveries dropped: a full subscriber's oldest, a subscriber shut
+     * down or destroyed while subscribed, the reference limit, or out of
+     * memory.
      */
     uint64_t dropped;
     /**
-     * Deliveries enqueued and not yet popped.
+     * What the subscribers hold now, delivered and not yet popped.
      */
     uint64_t pending;
     /**
@@ -55,6 +59,7 @@ extern "C" {
 /**
  * Shuts the queue down (as `message_queue_shutdown`) and frees it; its
  * subscribers stay valid (shut down) until destroyed. NULL is a no-op.
+ * Allocates nothing.
  *
  * # Safety
  * `mq` is NULL or a live message queue, not used again afterwards.
@@ -68,7 +73,12 @@ void message_queue_destroy(message_queue *mq);
  * default: warnings and errors to stderr. When the call returns, the
  * previous callback is no longer running and will not be called again.
  * `max_level` 0 turns logging off. An invalid `max_level` is logged and
- * changes nothing.
+ * changes nothing; so does running out of memory (the callback needs a few
+ * bytes). A record longer than 1023 bytes reaches the callback cut short.
+ *
+ * The callback may run while a topic is held for reading (a record logged
+ * by a call a generator made): like a generator, it must not register or
+ * unregister topics.
  *
  * # Safety
  * `fn` is NULL or safe to call with `user` from any thread until replaced;
@@ -77,8 +87,9 @@ void message_queue_destroy(message_queue *mq);
 void mailbox_set_log_callback(mailbox_log_fn fn, mailbox_log_level max_level, void *user);
 
 /**
- * Fills `*out` with the counters of the registered `topic`. Reads relaxed
- * atomics: publishing takes no lock for them.
+ * Fills `*out` with the counters of the registered `topic`. Relaxed
+ * atomics: publishing takes no lock to count. `pending` is summed over the
+ * subscribers, each locked in turn. Allocates nothing.
  *
  * Returns 0, or -1 for NULL `out` or an invalid or unregistered topic.
  *
@@ -91,7 +102,7 @@ int mailbox_get_topic_stats(mailbox_topic topic, struct mailbox_topic_stats *out
  * Sets how long pops of subscribers made from now on wait, in
  * milliseconds (negative: forever; default 1000).
  *
- * Returns 0, or -1 for an invalid topic.
+ * Returns 0, or -1 for an invalid topic. Allocates nothing.
  */
 int mailbox_set_subscriber_timeout(mailbox_topic topic, int64_t timeout_ms);
 
@@ -101,7 +112,7 @@ int mailbox_set_subscriber_timeout(mailbox_topic topic, int64_t timeout_ms);
  * message (with `mailbox_message_unref`) to make room, and the topic's
  * `dropped` counter counts it; the order of what it keeps is unchanged.
  *
- * Returns 0, or -1 for an invalid topic.
+ * Returns 0, or -1 for an invalid topic. Allocates nothing.
  */
 int mailbox_set_subscriber_capacity(mailbox_topic topic, size_t capacity);
 

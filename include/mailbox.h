@@ -35,11 +35,6 @@ typedef enum cri_container_message_type {
 typedef void *(*message_generator_t)(void*, void*);
 
 /**
- * Releases what the generator made.
- */
-typedef void (*message_release_t)(void*);
-
-/**
  * What the daemon publishes on `MAILBOX_TOPIC_CRI_CONTAINER`; the library
  * hands it to the topic's generator and never reads it.
  */
@@ -60,8 +55,8 @@ extern "C" {
  * topic calls the generator in the publishing thread and passes a non-NULL
  * result to `release` at once.
  *
- * Returns 0, or -1 for an invalid topic, a NULL generator, or a topic
- * already registered.
+ * Returns 0, or -1 for an invalid topic, a NULL generator, a topic already
+ * registered, or when memory runs out (then nothing is registered).
  *
  * # Safety
  * `generator`, `context` and `release` are valid to call and use from any
@@ -76,7 +71,8 @@ int mailbox_register_topic_handler(mailbox_topic topic,
 /**
  * Unregisters `topic`: its subscribers are shut down (their pops return
  * NULL) and it can be registered again. Returns once no publish is still
- * inside the generator, so its context may be freed afterwards.
+ * inside the generator, so its context may be freed afterwards. Allocates
+ * nothing.
  *
  * # Safety
  * Must not be called from inside the topic's generator.
@@ -87,7 +83,9 @@ void mailbox_unregister_topic_handler(mailbox_topic topic);
  * Publishes `data` on `topic`: see `mailbox_register_topic_handler`. Does
  * nothing for an unregistered topic, and for an async topic nobody
  * subscribes to (without calling the generator, taking a lock or
- * allocating).
+ * allocating). When memory runs out, the event reaches nobody (the
+ * generator is not called): it is logged and each subscriber's miss is
+ * counted in `mailbox_topic_stats.dropped`.
  *
  * # Safety
  * `data` is whatever the topic's generator expects.
@@ -98,12 +96,13 @@ void mailbox_publish(mailbox_topic topic, void *data);
  * Subscribes to the async `topic`.
  *
  * Returns a subscriber (free it with `message_subscriber_destroy`), or NULL
- * for an invalid, unregistered or sync topic.
+ * for an invalid, unregistered or sync topic, or when memory runs out.
  */
 message_subscriber *mailbox_subscribe(mailbox_topic topic);
 
 /**
  * Stops delivering `topic` to `sub`, as `message_queue_unsubscribe`.
+ * Allocates nothing.
  *
  * # Safety
  * `sub` is NULL or a live subscriber.

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "blocking_queue.h"
 /* As the original header: the daemon's cleanup helpers, where installed. */
 #if defined(__has_include)
 #if __has_include(<isula_libutils/auto_cleanup.h>)
@@ -13,6 +14,11 @@
 #endif
 #endif
 
+
+/**
+ * The most references one message may have, as the original's `INT_MAX`.
+ */
+#define ForeignMessage_MAX_REFS (size_t)INT32_MAX
 
 /**
  * A reference-counted message. Only `data` is public: the daemon reads
@@ -34,12 +40,13 @@ extern "C" {
  * Creates a message around `data` with one reference. `destroy` (may be
  * NULL) is called on `data` exactly once, when the last reference goes.
  *
- * Returns the message (the caller owns its reference).
+ * Returns the message (the caller owns its reference), or NULL when memory
+ * runs out (`data` then stays the caller's: `destroy` is not called).
  */
-struct mailbox_message *mailbox_message_create(void *data, void (*destroy)(void*));
+struct mailbox_message *mailbox_message_create(void *data, message_release_t destroy);
 
 /**
- * Adds a reference (atomically; no lock).
+ * Adds a reference (atomically; no lock; allocates nothing).
  *
  * Returns 0, or -1 if `p` is NULL or already has `INT_MAX` references.
  *

@@ -21,14 +21,14 @@ extern "C" {
  * `mailbox_message_unref`.
  *
  * Returns the queue (free it with `message_queue_destroy`, declared in
- * `isula_mailbox.h`).
+ * `isula_mailbox.h`), or NULL when memory runs out.
  */
-struct message_queue *message_queue_create(void (*release)(void*));
+struct message_queue *message_queue_create(message_release_t release);
 
 /**
  * Shuts every subscriber down (their pops return NULL; what they held is
  * dropped, each message destroyed once) and makes later publishes and
- * subscribes fail. NULL is a no-op.
+ * subscribes fail. NULL is a no-op. Allocates nothing.
  *
  * # Safety
  * `mq` is NULL or a live message queue.
@@ -40,16 +40,16 @@ void message_queue_shutdown(struct message_queue *mq);
  * published from now on. `release` is accepted for compatibility and unused.
  *
  * Returns the subscriber (free it with `message_subscriber_destroy`), or
- * NULL if `mq` is NULL or shut down.
+ * NULL if `mq` is NULL or shut down, or when memory runs out.
  *
  * # Safety
  * `mq` is NULL or a live message queue.
  */
-message_subscriber *message_queue_subscribe(struct message_queue *mq, void (*release)(void*));
+message_subscriber *message_queue_subscribe(struct message_queue *mq, message_release_t release);
 
 /**
  * Stops delivering to `sub` (which stays usable and is not freed). A
- * subscriber not subscribed here is logged and ignored.
+ * subscriber not subscribed here is logged and ignored. Allocates nothing.
  *
  * # Safety
  * `mq` and `sub` are NULL or live.
@@ -60,8 +60,11 @@ void message_queue_unsubscribe(struct message_queue *mq, message_subscriber *sub
  * Delivers `msg` to every subscriber subscribed now, taking over the
  * caller's reference. Never waits for a consumer.
  *
- * Returns 0; or -1 if an argument is NULL or the queue is shut down, and
- * then the caller keeps its reference.
+ * Returns 0; or -1 if an argument is NULL, the queue is shut down, or
+ * memory runs out (a bounded subscriber needs room for what it drops), and
+ * then the caller keeps its reference and nothing was delivered. A
+ * subscriber that cannot take the message (shut down, or out of memory)
+ * misses it; the others still get it.
  *
  * # Safety
  * `mq` is NULL or live; `msg` is NULL or a message the caller holds a
@@ -70,7 +73,7 @@ void message_queue_unsubscribe(struct message_queue *mq, message_subscriber *sub
 int message_queue_publish(struct message_queue *mq, mailbox_message *msg);
 
 /**
- * Whether any subscriber is subscribed. Takes no lock.
+ * Whether any subscriber is subscribed. Takes no lock; allocates nothing.
  *
  * Returns false also if `mq` is NULL.
  *

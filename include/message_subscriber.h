@@ -22,14 +22,17 @@ extern "C" {
  * (negative: forever). `release` is accepted for compatibility and unused:
  * pending messages are always dropped with `mailbox_message_unref`.
  *
- * Returns the subscriber (free it with `message_subscriber_destroy`).
+ * Returns the subscriber (free it with `message_subscriber_destroy`), or
+ * NULL when memory runs out.
  */
-struct message_subscriber *message_subscriber_create(int64_t timeout, void (*release)(void*));
+struct message_subscriber *message_subscriber_create(int64_t timeout, message_release_t release);
 
 /**
  * Drops every pending message (with `mailbox_message_unref`) and makes
  * every later pop return 0 with `*msg == NULL`, at once and every time.
- * NULL is a no-op.
+ * NULL is a no-op. Allocates nothing. A message's release function run
+ * here may call any function of the library except destroying this
+ * subscriber.
  *
  * # Safety
  * `sub` is NULL or a live subscriber.
@@ -39,6 +42,7 @@ void message_subscriber_shutdown(struct message_subscriber *sub);
 /**
  * Drops what is still queued and frees the subscriber. A subscriber still
  * subscribed to a message queue is detached from it first. NULL is a no-op.
+ * Allocates nothing.
  *
  * # Safety
  * `sub` is NULL or a live subscriber, not used again afterwards.
@@ -49,7 +53,10 @@ void message_subscriber_destroy(struct message_subscriber *sub);
  * Queues a reference to `msg`: the subscriber takes its own reference, the
  * caller keeps theirs.
  *
- * Returns 0, or -1 if an argument is NULL or the subscriber is shut down.
+ * Returns 0, or -1 if an argument is NULL, the subscriber is shut down, or
+ * it cannot grow (out of memory); on -1 the subscriber took no reference.
+ * A bounded subscriber (see `mailbox_set_subscriber_capacity`) that is
+ * full drops its oldest message to make room.
  *
  * # Safety
  * `sub` is NULL or a live subscriber; `msg` is NULL or a message the
@@ -63,7 +70,7 @@ int message_subscriber_push(struct message_subscriber *sub, mailbox_message *msg
  *
  * Returns 0 with a message; 0 with `*msg == NULL` once the subscriber is
  * shut down; `ETIMEDOUT` when the timeout passed (`*msg` untouched); -1 if
- * an argument is NULL.
+ * an argument is NULL. Allocates nothing.
  *
  * # Safety
  * `sub` is NULL or a live subscriber; `msg` is NULL or writable.

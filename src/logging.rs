@@ -1,11 +1,14 @@
-//! The library's log. Records go through the `log` crate; unless the
-//! process installed a logger of its own, the library installs one that
-//! writes warnings and errors to stderr, one line each, or hands records to
-//! the sink the daemon set (`mailbox_set_log_callback`).
+//! The library's log, through the `log` crate. Unless the process installed
+//! a logger of its own, the library installs one that writes warnings and
+//! errors to stderr, one line each, or hands records to the sink the daemon
+//! set (`mailbox_set_log_callback`). Records are formatted into a fixed
+//! buffer on the stack: logging allocates nothing, so it works when memory
+//! has run out (long records are cut).
 #![forbid(unsafe_code)]
 
-use std::fmt;
-use std::io::Write;
+use std::ffi::CStr;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
@@ -46,12 +49,13 @@ impl Log for MailboxLogger {
         match sink.as_ref() {
             Some(sink) => sink(record.level(), record.args()),
             None => {
-                let _ = writeln!(
-                    std::io::stderr().lock(),
-                    "isula-mailbox {}: {}",
+                let mut line = LineBuffer::new();
+                line.format(&format_args!(
+                    "isula-mailbox {}: {}\n",
                     record.level(),
                     record.args()
-                );
+                ));
+                let _ = std::io::stderr().write_all(line.as_bytes());
             }
         }
     }
@@ -82,9 +86,81 @@ pub(crate) fn set_sink(sink: Option<Sink>, max_level: LevelFilter) {
     } else {
         DEFAULT_LEVEL
     };
-    *LOGGER.sink.write() = sink;
+    let mut slot = LOGGER.sink.write();
+    let previous = std::mem::replace(&mut *slot, sink);
+    #[cfg(test)]
+    tests::pause_if_asked();
+    // Under the same lock as the sink: two racing calls cannot leave one's
+    // sink with the other's level.
     if INSTALLED.load(Ordering::Acquire) {
         log::set_max_level(level);
+    }
+    drop(slot);
+    drop(previous);
+}
+
+/// One log line, formatted on the stack: at most [`LineBuffer::CAPACITY`]
+/// bytes, cut at a character boundary, NUL bytes written as `\0` so that
+/// it can be handed to C as a string.
+pub(crate) struct LineBuffer {
+    bytes: [u8; Self::CAPACITY + 1],
+    len: usize,
+}
+
+impl LineBuffer {
+    /// The longest line; one more byte holds the terminating NUL.
+    pub(crate) const CAPACITY: usize = 1023;
+
+    pub(crate) fn new() -> Self {
+        LineBuffer {
+            bytes: [0; Self::CAPACITY + 1],
+            len: 0,
+        }
+    }
+
+    /// Appends `args`, cut where the buffer is full.
+    pub(crate) fn format(&mut self, args: &fmt::Arguments<'_>) {
+        // A full buffer stops the formatting with an error: that is the cut.
+        let _ = self.write_fmt(*args);
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The line as a C string.
+    pub(crate) fn as_c_str(&mut self) -> &CStr {
+        self.bytes[self.len] = 0;
+        // No NUL is ever written before `len` (see `write_str`).
+        CStr::from_bytes_with_nul(&self.bytes[..=self.len]).unwrap_or_default()
+    }
+
+    fn push(&mut self, piece: &str) -> fmt::Result {
+        let room = Self::CAPACITY - self.len;
+        let mut take = piece.len().min(room);
+        while !piece.is_char_boundary(take) {
+            take -= 1;
+        }
+        self.bytes[self.len..self.len + take].copy_from_slice(&piece.as_bytes()[..take]);
+        self.len += take;
+        if take < piece.len() {
+            return Err(fmt::Error);
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Write for LineBuffer {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let mut pieces = text.split('\0');
+        if let Some(first) = pieces.next() {
+            self.push(first)?;
+        }
+        for piece in pieces {
+            self.push("\\0")?;
+            self.push(piece)?;
+        }
+        Ok(())
     }
 }
 
@@ -94,4 +170,80 @@ macro_rules! log_error {
         $crate::logging::ensure_installed();
         ::log::error!($($arg)+)
     }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    thread_local! {
+        /// Run by `set_sink` between storing the sink and setting the level.
+        static PAUSE: Cell<Option<fn()>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn pause_if_asked() {
+        if let Some(pause) = PAUSE.take() {
+            pause();
+        }
+    }
+
+    #[test]
+    fn a_line_is_cut_at_its_capacity_and_carries_no_nul() {
+        let mut line = LineBuffer::new();
+        let long = "é".repeat(LineBuffer::CAPACITY);
+        line.format(&format_args!("a\0b {long}"));
+        assert!(line.as_bytes().len() <= LineBuffer::CAPACITY);
+        assert!(line.as_bytes().starts_with(b"a\\0b "));
+        let text = line
+            .as_c_str()
+            .to_str()
+            .expect("cut at a character boundary");
+        assert!(text.ends_with('é'));
+    }
+
+    static STORED: AtomicBool = AtomicBool::new(false);
+    static OTHER_DONE: AtomicBool = AtomicBool::new(false);
+
+    /// Two racing `set_sink` calls: one sets a sink at `Trace` and is held
+    /// right after storing it, the other puts the default back meanwhile.
+    /// Whichever sink stays, the level must be its own (the default's is
+    /// `Warn`: a `Trace` level there would print info records to stderr).
+    #[test]
+    fn racing_sinks_leave_the_level_of_the_sink_that_stays() {
+        ensure_installed();
+        let (started, stored) = mpsc::channel();
+        let setter = std::thread::spawn(move || {
+            PAUSE.set(Some(|| {
+                STORED.store(true, Ordering::SeqCst);
+                // Gives the other call time to finish, if it can.
+                for _ in 0..100 {
+                    if OTHER_DONE.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            }));
+            started.send(()).unwrap();
+            set_sink(Some(Box::new(|_, _| {})), LevelFilter::Trace);
+        });
+        stored.recv().unwrap();
+        while !STORED.load(Ordering::SeqCst) {
+            std::thread::yield_now();
+        }
+        set_sink(None, DEFAULT_LEVEL);
+        OTHER_DONE.store(true, Ordering::SeqCst);
+        setter.join().unwrap();
+        let sink_set = LOGGER.sink.read().is_some();
+        let expected = if sink_set {
+            LevelFilter::Trace
+        } else {
+            DEFAULT_LEVEL
+        };
+        assert_eq!(log::max_level(), expected, "sink set: {sink_set}");
+        set_sink(None, DEFAULT_LEVEL);
+    }
 }

@@ -13,15 +13,13 @@
 
 use std::time::Duration;
 
-use loom::cell::UnsafeCell;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
 use isula_mailbox::core::blocking_queue::{BlockingQueue, Pop};
-use isula_mailbox::core::message::Message;
 use isula_mailbox::core::message_queue::MessageQueue;
-use isula_mailbox::core::refcount::RefCount;
+use isula_mailbox::core::shared::Shared;
 use isula_mailbox::core::subscriber::SubscriberOptions;
 
 /// A payload that counts how often it is dropped.
@@ -34,59 +32,20 @@ impl Drop for Counted {
     }
 }
 
-/// An object freed by hand, as the C layer's message block: holders read
-/// the payload, the last one out "frees" it by writing. loom reports a data
-/// race if the count's ordering let the write overlap a read.
-struct Block {
-    refs: RefCount,
-    payload: UnsafeCell<u64>,
-    freed: AtomicUsize,
-}
+/// A message: a loom-tracked reference to a counted payload.
+#[derive(Debug)]
+struct Message(Arc<Counted>);
 
-impl Block {
-    fn read(&self) {
-        self.payload.with(|p| {
-            // SAFETY: loom tracks this access; the block is alive while we
-            // hold a reference (the model checks that claim).
-            assert_eq!(unsafe { *p }, 7);
-        });
-    }
-
-    fn release(&self) {
-        if self.refs.release() {
-            self.payload.with_mut(|p| {
-                // SAFETY: loom tracks this access; as the last holder we
-                // are alone with the block.
-                unsafe { *p = 0 }
-            });
-            self.freed.fetch_add(1, Ordering::SeqCst);
-        }
+impl Message {
+    fn new(payload: Counted) -> Self {
+        Message(Arc::new(payload))
     }
 }
 
-#[test]
-fn ref_and_unref_racing_with_the_last_unref() {
-    loom::model(|| {
-        let block = Arc::new(Block {
-            refs: RefCount::new(),
-            payload: UnsafeCell::new(7),
-            freed: AtomicUsize::new(0),
-        });
-        assert!(block.refs.acquire(usize::MAX)); // for the thread
-        let other = Arc::clone(&block);
-        let thread = thread::spawn(move || {
-            other.read();
-            // A new reference made from ours while the main thread lets go.
-            assert!(other.refs.acquire(usize::MAX));
-            other.read();
-            other.release();
-            other.release();
-        });
-        block.read();
-        block.release();
-        thread.join().unwrap();
-        assert_eq!(block.freed.load(Ordering::SeqCst), 1);
-    });
+impl Shared for Message {
+    fn share(&self) -> Option<Self> {
+        Some(Message(Arc::clone(&self.0)))
+    }
 }
 
 #[test]
@@ -144,7 +103,7 @@ fn close_wakes_a_waiting_pop() {
 fn subscriber_destroyed_while_the_queue_delivers_to_it() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let queue = Arc::new(MessageQueue::new());
+        let queue = Arc::new(MessageQueue::new().unwrap());
         let leaving = queue.subscribe(SubscriberOptions::default()).unwrap();
         let staying = queue.subscribe(SubscriberOptions::default()).unwrap();
         let publisher = {
@@ -174,7 +133,7 @@ fn subscriber_destroyed_while_the_queue_delivers_to_it() {
 fn shutdown_racing_with_publish_and_subscribe() {
     loom::model(|| {
         let drops = Arc::new(AtomicUsize::new(0));
-        let queue = Arc::new(MessageQueue::new());
+        let queue = Arc::new(MessageQueue::new().unwrap());
         let early = queue.subscribe(SubscriberOptions::default()).unwrap();
         let publisher = {
             let queue = Arc::clone(&queue);
@@ -193,7 +152,7 @@ fn shutdown_racing_with_publish_and_subscribe() {
         let late = subscriber.join().unwrap();
         // Once shut down, every subscriber ends: pending messages dropped.
         assert!(matches!(early.pop_timeout(None), Pop::Closed));
-        if let Some(late) = late {
+        if let Ok(late) = late {
             assert!(matches!(late.pop_timeout(None), Pop::Closed));
         }
         assert!(!queue.has_subscribers());

@@ -18,6 +18,8 @@ pub enum Error {
     /// The topic's registrant makes events of another type than the one
     /// asked for (or did not say which: a C registrant).
     EventType,
+    /// An allocation failed; nothing changed.
+    OutOfMemory,
 }
 
 impl fmt::Display for Error {
@@ -27,6 +29,7 @@ impl fmt::Display for Error {
             Error::AlreadyRegistered => "the topic is registered already",
             Error::Synchronous => "the topic is synchronous: nothing to subscribe to",
             Error::EventType => "the topic's registrant makes events of another type",
+            Error::OutOfMemory => "out of memory",
         })
     }
 }
@@ -39,6 +42,7 @@ impl From<TopicError> for Error {
             TopicError::AlreadyRegistered => Error::AlreadyRegistered,
             TopicError::Sync => Error::Synchronous,
             TopicError::EventType => Error::EventType,
+            TopicError::OutOfMemory => Error::OutOfMemory,
             // The API's topics are valid by construction, and it only
             // unsubscribes its own subscribers (by dropping them).
             TopicError::NotRegistered | TopicError::Invalid | TopicError::NotSubscribed => {

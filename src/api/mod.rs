@@ -7,13 +7,19 @@
 //! - [`Subscription`]: events from subscribing on; unsubscribes when dropped.
 //! - [`Event`]: one reference to an event; dereferences to its data.
 //! - [`Error`], [`RecvError`]: why a call failed.
+//!
+//! No `unsafe` here: what reads C data or asserts a type is in
+//! `ffi/mailbox/typed.rs` and `ffi/mailbox_message.rs`.
+#![forbid(unsafe_code)]
 
-mod cri;
 mod error;
 mod subscription;
 mod topic;
 
-pub use cri::{ContainerEventKind, ContainerMessage, CriContainer, CRI_CONTAINER};
+pub use crate::ffi::mailbox::typed::{
+    ContainerEventKind, ContainerMessage, CriContainer, ForeignEvent, TopicKind,
+};
+pub use crate::ffi::mailbox_message::Event;
 pub use error::{Error, RecvError};
-pub use subscription::{Event, Subscription};
-pub use topic::{Topic, TopicKind, TopicStats};
+pub use subscription::Subscription;
+pub use topic::{Topic, TopicStats, CRI_CONTAINER};

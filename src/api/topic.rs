@@ -1,22 +1,19 @@
 //! A topic of the process's mailbox, as Rust sees it.
 
-use std::any::TypeId;
 use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use super::{Error, Subscription};
+use super::{CriContainer, Error, ForeignEvent, Subscription, TopicKind};
 use crate::core::counters::Snapshot;
-use crate::core::topics::Delivery;
-use crate::foreign::{ForeignMessage, RawInput};
-use crate::global::mailbox;
+use crate::ffi::mailbox::{mailbox, mailbox_topic, typed};
 
-/// What a topic carries: the type publishers pass (borrowed for the call).
-/// Each topic of the C enum `mailbox_topic` has one.
-pub trait TopicKind: 'static {
-    /// What publishers pass, by reference, to the topic's generator.
-    type Input<'a>;
-}
+/// The topic `MAILBOX_TOPIC_CRI_CONTAINER`, the same one the C functions
+/// use: a C publisher reaches a Rust subscriber and the other way round.
+pub const CRI_CONTAINER: Topic<CriContainer> = Topic::new(
+    mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as usize,
+    "CRI_CONTAINER",
+);
 
 /// Counters of a topic since it was registered: the `mailbox_topic_stats`
 /// of `mailbox_get_topic_stats`.
@@ -28,7 +25,7 @@ pub type TopicStats = Snapshot;
 ///
 /// Registering from Rust records the type of the events the generator
 /// makes, so that [`subscribe`](Self::subscribe) can check it; what a C
-/// generator makes is only known to the caller of
+/// generator makes is what an `unsafe impl` of [`ForeignEvent`] says, for
 /// [`subscribe_foreign`](Self::subscribe_foreign).
 ///
 /// ```
@@ -78,7 +75,7 @@ impl<K: TopicKind> std::fmt::Debug for Topic<K> {
 }
 
 impl<K: TopicKind> Topic<K> {
-    pub(crate) const fn new(index: usize, name: &'static str) -> Self {
+    const fn new(index: usize, name: &'static str) -> Self {
         Topic {
             index,
             name,
@@ -104,20 +101,7 @@ impl<K: TopicKind> Topic<K> {
         E: Send + Sync + 'static,
         G: for<'a> Fn(&K::Input<'a>) -> Option<E> + Send + Sync + 'static,
     {
-        let generate = move |input: RawInput| {
-            // SAFETY: every publisher of this topic passes its input type,
-            // valid for the publish: Rust ones by `publish`, C ones by the
-            // topic's convention (the one C generators rely on too).
-            let input = unsafe { input.get::<K::Input<'_>>() }?;
-            generator(input).map(ForeignMessage::boxed)
-        };
-        mailbox().register(
-            self.index,
-            Box::new(generate),
-            Delivery::Async,
-            Some(TypeId::of::<E>()),
-        )?;
-        Ok(())
+        Ok(typed::register::<K, E, G>(self.index, generator)?)
     }
 
     /// Registers the topic as synchronous: publishing calls `handler` in the
@@ -126,15 +110,7 @@ impl<K: TopicKind> Topic<K> {
     where
         H: for<'a> Fn(&K::Input<'a>) + Send + Sync + 'static,
     {
-        let generate = move |input: RawInput| {
-            // SAFETY: as in `register`.
-            if let Some(input) = unsafe { input.get::<K::Input<'_>>() } {
-                handler(input);
-            }
-            None
-        };
-        mailbox().register(self.index, Box::new(generate), Delivery::Sync, None)?;
-        Ok(())
+        Ok(typed::register_handler::<K, H>(self.index, handler)?)
     }
 
     /// Unregisters the topic, whoever registered it: every subscription
@@ -152,35 +128,30 @@ impl<K: TopicKind> Topic<K> {
 
     /// Publishes `input`: see [`register`](Self::register). Does nothing
     /// for an unregistered topic, or an asynchronous one nobody subscribes
-    /// to (two atomic loads).
+    /// to (two atomic loads). When memory runs out the event reaches nobody
+    /// (logged, and counted in each subscriber's `dropped`), as with
+    /// `mailbox_publish`.
     pub fn publish(&self, input: &K::Input<'_>) {
-        // The topic is valid, so publishing cannot fail.
-        let _ = mailbox().publish(self.index, RawInput::of(input));
+        typed::publish_input::<K>(self.index, input);
     }
 
     /// Subscribes to the events of a topic registered from Rust with
-    /// events of type `E`.
+    /// events of type `E`. [`Error::EventType`] for any other registrant.
     pub fn subscribe<E: Send + Sync + 'static>(&self) -> Result<Subscription<E>, Error> {
-        let subscriber = mailbox().subscribe(self.index, Some(TypeId::of::<E>()))?;
-        Ok(Subscription::new(subscriber))
+        let (subscriber, events) = typed::subscribe::<E>(self.index)?;
+        Ok(Subscription::new(subscriber, events))
     }
 
-    /// Subscribes to the events of a topic whatever registered it, as `E`.
-    ///
-    /// # Safety
-    /// Every event of the current registration is a valid `E` for as long
-    /// as the message lives: for a C generator, the `void *` it returns
-    /// points to an `E` (`#[repr(C)]`, or an opaque type only used through
-    /// [`Event::as_ptr`](super::Event::as_ptr)), and its release function
-    /// frees it.
-    pub unsafe fn subscribe_foreign<E: Send + Sync + 'static>(
-        &self,
-    ) -> Result<Subscription<E>, Error> {
-        let subscriber = mailbox().subscribe(self.index, None)?;
-        Ok(Subscription::new(subscriber))
+    /// Subscribes to the events of a topic registered from C, whose
+    /// generator makes what `E` (by its `unsafe impl ForeignEvent`) says;
+    /// or from Rust with events of type `E`.
+    pub fn subscribe_foreign<E: ForeignEvent>(&self) -> Result<Subscription<E>, Error> {
+        let (subscriber, events) = typed::subscribe_foreign::<E>(self.index)?;
+        Ok(Subscription::new(subscriber, events))
     }
 
-    /// The topic's counters since it was registered.
+    /// The topic's counters since it was registered (see
+    /// `mailbox_get_topic_stats`).
     pub fn stats(&self) -> Result<TopicStats, Error> {
         Ok(mailbox().stats(self.index)?)
     }

@@ -17,6 +17,24 @@ pub enum Pop<T> {
     TimedOut,
 }
 
+/// Why a push did not queue its item; the item comes back with it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PushError<T> {
+    /// The queue is closed.
+    Closed(T),
+    /// The queue could not grow.
+    OutOfMemory(T),
+}
+
+impl<T> PushError<T> {
+    /// The item that was not queued.
+    pub fn into_item(self) -> T {
+        match self {
+            PushError::Closed(item) | PushError::OutOfMemory(item) => item,
+        }
+    }
+}
+
 /// A queue of `T` that any number of threads push to and pop from.
 ///
 /// `pop` on an empty queue waits until an item is pushed, the time limit
@@ -27,7 +45,7 @@ pub enum Pop<T> {
 /// push does not wake it (it looks again when the nap ends), and only then
 /// sleeps until a push wakes it. During a burst, consumers so drain batches
 /// instead of one item per wake-up, and producers make no wake-up system
-/// call; an item pushed during a nap waits at most one nap.
+/// call; an item pushed during a nap waits for the nap to end.
 ///
 /// ```
 /// use std::time::Duration;
@@ -56,14 +74,16 @@ struct State<T> {
 pub const NAP: Duration = Duration::from_micros(50);
 
 /// How many naps a waiting pop takes before it needs a push to wake it.
-pub const NAPS: u32 = 4;
+/// None under loom, which has no clock: a timed wait there is an untimed
+/// one, and only a sleeper is woken.
+pub const NAPS: u32 = if cfg!(loom) { 0 } else { 4 };
 
 /// Buffers at least this large are given back to the allocator once the
 /// queue drains, so one burst does not pin its peak memory forever.
 const SHRINK_ABOVE: usize = 4096;
 
 impl<T> BlockingQueue<T> {
-    /// An empty, open queue.
+    /// An empty, open queue. Allocates nothing until the first push.
     pub fn new() -> Self {
         BlockingQueue {
             state: Mutex::new(State {
@@ -76,41 +96,49 @@ impl<T> BlockingQueue<T> {
     }
 
     /// Appends `item` and wakes one sleeping `pop`. Gives the item back if
-    /// the queue is closed.
-    pub fn push(&self, item: T) -> Result<(), T> {
+    /// the queue is closed or cannot grow.
+    pub fn push(&self, item: T) -> Result<(), PushError<T>> {
         let mut state = self.state.lock();
         if state.closed {
-            return Err(item);
+            return Err(PushError::Closed(item));
+        }
+        if state.items.try_reserve(1).is_err() {
+            return Err(PushError::OutOfMemory(item));
         }
         state.items.push_back(item);
-        let wake = state.sleepers > 0;
-        drop(state);
-        if wake {
-            self.not_empty.notify_one();
-        }
+        self.wake_one(state);
         Ok(())
     }
 
     /// Appends `item`, first removing the oldest item if `capacity` items are
     /// already queued; returns the removed one so the caller can dispose of
-    /// it outside the lock. Gives the item back if the queue is closed.
-    pub fn push_bounded(&self, item: T, capacity: usize) -> Result<Option<T>, T> {
+    /// it outside the lock. Gives the item back if the queue is closed or
+    /// cannot grow.
+    pub fn push_bounded(&self, item: T, capacity: usize) -> Result<Option<T>, PushError<T>> {
         let mut state = self.state.lock();
         if state.closed {
-            return Err(item);
+            return Err(PushError::Closed(item));
         }
         let evicted = if state.items.len() >= capacity.max(1) {
+            // Makes room in a buffer that holds `capacity` already.
             state.items.pop_front()
         } else {
+            if state.items.try_reserve(1).is_err() {
+                return Err(PushError::OutOfMemory(item));
+            }
             None
         };
         state.items.push_back(item);
+        self.wake_one(state);
+        Ok(evicted)
+    }
+
+    fn wake_one(&self, state: super::sync::MutexGuard<'_, State<T>>) {
         let wake = state.sleepers > 0;
         drop(state);
         if wake {
             self.not_empty.notify_one();
         }
-        Ok(evicted)
     }
 
     /// Removes the oldest item, waiting for one if the queue is empty:
@@ -141,16 +169,14 @@ impl<T> BlockingQueue<T> {
                 naps -= 1;
                 let wake_at = now + NAP;
                 let wake_at = deadline.map_or(wake_at, |at| at.min(wake_at));
-                self.not_empty.wait_until(&mut state, wake_at);
+                state = self.not_empty.wait_until(state, wake_at);
                 continue;
             }
             state.sleepers += 1;
-            match deadline {
-                None => self.not_empty.wait(&mut state),
-                Some(at) => {
-                    self.not_empty.wait_until(&mut state, at);
-                }
-            }
+            state = match deadline {
+                None => self.not_empty.wait(state),
+                Some(at) => self.not_empty.wait_until(state, at),
+            };
             state.sleepers -= 1;
         }
     }
@@ -173,19 +199,9 @@ impl<T> BlockingQueue<T> {
         items
     }
 
-    /// Whether [`close`](Self::close) was called.
-    pub fn is_closed(&self) -> bool {
-        self.state.lock().closed
-    }
-
     /// How many items are queued now.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.state.lock().items.len()
-    }
-
-    /// Whether no item is queued now.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -242,7 +258,7 @@ mod tests {
         for waiter in waiters {
             assert_eq!(waiter.join().unwrap(), Pop::Closed);
         }
-        assert_eq!(queue.push(2), Err(2));
+        assert_eq!(queue.push(2), Err(PushError::Closed(2)));
         assert_eq!(queue.pop(None), Pop::Closed);
     }
 

@@ -1,187 +1,120 @@
 //! A message queue: publishes each message to every subscriber attached at
 //! that moment, in one order for all of them.
 
-use super::counters::{Counters, CountersRef};
-use super::message::Shared;
-use super::subscriber::{Inbox, Subscriber, SubscriberOptions};
-use super::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU32;
+
+use super::counters::{Snapshot, SubscriberCount};
+use super::members::{Closing, Members};
+use super::oom::OutOfMemory;
+use super::shared::Shared;
+use super::subscriber::{Subscriber, SubscriberOptions};
+use super::sync::{try_arc, Arc};
+
+pub use super::members::{Leftovers, Refusal};
 
 /// Fan-out of messages to subscribers.
 ///
-/// `publish` hands the message to every attached subscriber's inbox in the
+/// `publish` hands the message to every attached subscriber in the
 /// publishing thread, under one lock: every subscriber sees all messages in
 /// the same order, the order in which the publishes took that lock (so one
 /// thread's messages in the order it published them). No dispatcher thread
 /// sits in between, and publishing never waits for a consumer.
 ///
 /// ```
-/// use isula_mailbox::core::{blocking_queue::Pop, message::Message};
-/// use isula_mailbox::core::message_queue::MessageQueue;
+/// use std::sync::Arc;
+/// use isula_mailbox::core::blocking_queue::Pop;
+/// use isula_mailbox::core::message_queue::{MessageQueue, Refusal};
 /// use isula_mailbox::core::subscriber::SubscriberOptions;
 ///
-/// let queue = MessageQueue::new();
+/// let queue = MessageQueue::new().unwrap();
 /// let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
-/// drop(queue.publish(Message::new("started")).unwrap());
+/// drop(queue.publish(Arc::new("started")).unwrap());
 /// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
-/// assert_eq!(*message.payload(), "started");
+/// assert_eq!(*message, "started");
 ///
 /// queue.shutdown();
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
-/// assert!(queue.publish(Message::new("late")).is_err());
+/// assert!(matches!(queue.publish(Arc::new("late")), Err((Refusal::ShutDown, _))));
 /// ```
 pub struct MessageQueue<M> {
-    shared: Arc<QueueShared<M>>,
-}
-
-/// What the queue and its subscribers share: a subscriber holds it to
-/// detach itself when dropped, so it lives until the queue and its last
-/// subscriber are gone (it holds no subscriber back).
-pub(crate) struct QueueShared<M> {
-    members: Mutex<Members<M>>,
-    counters: CountersRef,
-}
-
-struct Members<M> {
-    inboxes: Vec<Arc<Inbox<M>>>,
-    shut_down: bool,
-}
-
-impl<M> QueueShared<M> {
-    /// Removes `inbox` from the members; whether it was one.
-    pub(crate) fn detach(&self, inbox: &Arc<Inbox<M>>) -> bool {
-        let mut members = self.members.lock();
-        let Some(index) = members.inboxes.iter().position(|m| Arc::ptr_eq(m, inbox)) else {
-            return false;
-        };
-        // Members are unordered: each inbox keeps its own order.
-        members.inboxes.swap_remove(index);
-        self.counters.unsubscribed(1);
-        true
-    }
+    members: Arc<Members<M>>,
 }
 
 impl<M> MessageQueue<M> {
-    /// A queue with counters of its own.
-    pub fn new() -> Self {
-        Self::with_counters(CountersRef::Own(Arc::default()))
+    /// A queue that counts its subscribers itself.
+    pub fn new() -> Result<Self, OutOfMemory> {
+        Self::with(SubscriberCount::Own(AtomicU32::new(0)))
     }
 
-    /// A queue that counts into a topic's counters, shared by the topic's
-    /// successive registrations.
-    pub(crate) fn for_topic(counters: &'static Counters) -> Self {
-        Self::with_counters(CountersRef::Topic(counters))
+    /// A queue for a topic, whose subscribers are counted in the topic's
+    /// `subscribers` (read without a lock by publishers).
+    pub(crate) fn for_topic(subscribers: &'static AtomicU32) -> Result<Self, OutOfMemory> {
+        Self::with(SubscriberCount::Topic(subscribers))
     }
 
-    fn with_counters(counters: CountersRef) -> Self {
-        MessageQueue {
-            shared: Arc::new(QueueShared {
-                members: Mutex::new(Members {
-                    inboxes: Vec::new(),
-                    shut_down: false,
-                }),
-                counters,
-            }),
-        }
+    fn with(subscribers: SubscriberCount) -> Result<Self, OutOfMemory> {
+        Ok(MessageQueue {
+            members: try_arc(Members::new(subscribers))?,
+        })
     }
 
-    /// A new subscriber that receives every message published from now on,
-    /// or `None` once the queue is shut down.
-    pub fn subscribe(&self, options: SubscriberOptions) -> Option<Subscriber<M>> {
-        let subscriber = Subscriber::for_queue(
-            options,
-            self.shared.counters.clone(),
-            Arc::clone(&self.shared),
-        );
-        let mut members = self.shared.members.lock();
-        if members.shut_down {
-            return None;
-        }
-        members.inboxes.push(Arc::clone(subscriber.inbox()));
-        self.shared.counters.subscribed();
-        Some(subscriber)
+    /// A new subscriber that receives every message published from now on.
+    pub fn subscribe(&self, options: SubscriberOptions) -> Result<Subscriber<M>, Refusal> {
+        let subscriber = Subscriber::for_queue(options, &self.members)?;
+        self.members.attach(subscriber.inbox())?;
+        Ok(subscriber)
     }
 
     /// Stops delivering to `subscriber` (which stays usable: it keeps what
-    /// it has). Whether it was subscribed here.
+    /// it has, and no longer counts in [`stats`](Self::stats)). Whether it
+    /// was subscribed here.
     pub fn unsubscribe(&self, subscriber: &Subscriber<M>) -> bool {
-        self.shared.detach(subscriber.inbox())
+        self.members.detach(subscriber.inbox())
     }
 
     /// Delivers `message` to every subscriber attached now; each gets its
-    /// own reference and the caller's reference is consumed. Gives the
-    /// message back once the queue is shut down. What must be dropped
-    /// comes back as [`Leftovers`], for the caller to drop once it holds no
-    /// lock: dropping a message may run the daemon's release function.
-    pub fn publish(&self, message: M) -> Result<Leftovers<M>, M>
+    /// own reference and the caller's reference is consumed. On refusal the
+    /// message comes back, nothing delivered. What must be dropped comes
+    /// back as [`Leftovers`], for the caller to drop once it holds no lock:
+    /// dropping a message may run the daemon's release function.
+    ///
+    /// A subscriber that cannot take the message (shut down, or out of
+    /// memory) misses it, counted in `dropped`: the others still get it.
+    pub fn publish(&self, message: M) -> Result<Leftovers<M>, (Refusal, M)>
     where
         M: Shared,
     {
-        let mut leftovers = Leftovers::default();
-        let members = self.shared.members.lock();
-        if members.shut_down {
-            return Err(message);
-        }
-        let counters = &self.shared.counters;
-        counters.published();
-        if let Some((last, others)) = members.inboxes.split_last() {
-            for inbox in others {
-                match message.share() {
-                    Some(copy) => leftovers.keep(inbox.deliver(copy)),
-                    None => {
-                        leftovers.over_limit += 1;
-                        counters.dropped();
-                    }
-                }
-            }
-            leftovers.keep(last.deliver(message));
-        } else {
-            leftovers.first = Some(message);
-        }
-        drop(members);
-        Ok(leftovers)
+        self.members.publish(message)
+    }
+
+    /// Counts, as dropped, a message every subscriber missed because it
+    /// could not be made.
+    pub(crate) fn count_missed(&self) {
+        self.members.count_missed();
     }
 
     /// Whether any subscriber is attached. Takes no lock.
     pub fn has_subscribers(&self) -> bool {
-        self.shared.counters.has_subscribers()
+        self.members.has_subscribers()
     }
 
     /// Detaches and shuts down every subscriber (their pops return
     /// [`Pop::Closed`](super::blocking_queue::Pop::Closed), what they held is
     /// dropped) and refuses later subscribes and publishes. Idempotent.
     pub fn shutdown(&self) {
-        drop(self.shutdown_deferred());
+        self.begin_shutdown().finish();
     }
 
-    /// [`shutdown`](Self::shutdown), handing back what the subscribers
-    /// held for the caller to drop once it holds no lock. When it returns,
-    /// no subscriber is attached or counted any more.
-    pub fn shutdown_deferred(&self) -> Leftovers<M> {
-        let mut leftovers = Leftovers::default();
-        let mut members = self.shared.members.lock();
-        members.shut_down = true;
-        let inboxes = std::mem::take(&mut members.inboxes);
-        self.shared.counters.unsubscribed(inboxes.len());
-        for inbox in inboxes {
-            leftovers.rest.extend(inbox.close_deferred());
-        }
-        leftovers
+    /// [`shutdown`](Self::shutdown) in two steps: when this returns, no
+    /// subscriber is attached or counted any more; [`Closing::finish`],
+    /// called once the caller holds no lock, shuts them down.
+    pub(crate) fn begin_shutdown(&self) -> Closing<'_, M> {
+        self.members.shut_down()
     }
 
-    /// Whether [`shutdown`](Self::shutdown) was called.
-    pub fn is_shut_down(&self) -> bool {
-        self.shared.members.lock().shut_down
-    }
-
-    /// The queue's counters.
-    pub fn counters(&self) -> &Counters {
-        &self.shared.counters
-    }
-}
-
-impl<M> Default for MessageQueue<M> {
-    fn default() -> Self {
-        Self::new()
+    /// What the queue has done, and what its subscribers hold now.
+    pub fn stats(&self) -> Snapshot {
+        self.members.snapshot()
     }
 }
 
@@ -191,88 +124,38 @@ impl<M> Drop for MessageQueue<M> {
     }
 }
 
-/// Messages a call took out of the queues, to be dropped by the caller once
-/// it holds no lock: dropping one may run the daemon's release function,
-/// which may call back into the library. Dropping this drops them (and
-/// logs deliveries refused at the reference limit).
-#[must_use = "drop it once no lock is held"]
-pub struct Leftovers<M> {
-    first: Option<M>,
-    rest: Vec<M>,
-    over_limit: usize,
-}
-
-impl<M> Default for Leftovers<M> {
-    fn default() -> Self {
-        Leftovers {
-            first: None,
-            rest: Vec::new(),
-            over_limit: 0,
-        }
-    }
-}
-
-impl<M> Leftovers<M> {
-    /// Just `message`.
-    pub fn of(message: M) -> Self {
-        Leftovers {
-            first: Some(message),
-            rest: Vec::new(),
-            over_limit: 0,
-        }
-    }
-
-    fn keep(&mut self, delivery: Result<Option<M>, M>) {
-        match delivery {
-            Ok(None) => {}
-            // Pushed out of a full inbox, or refused by one shut down but not
-            // yet detached (the inbox counted both).
-            Ok(Some(message)) | Err(message) => self.rest.push(message),
-        }
-    }
-}
-
-impl<M> Drop for Leftovers<M> {
-    fn drop(&mut self) {
-        if self.over_limit > 0 {
-            log_error!(
-                "message_queue: message reference limit reached, {} deliveries dropped",
-                self.over_limit
-            );
-        }
-    }
-}
-
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
     use crate::core::blocking_queue::Pop;
-    use crate::core::message::Message;
     use std::num::NonZeroUsize;
+    use std::sync::Arc;
     use std::thread;
     use std::time::Duration;
 
-    fn pop_value(subscriber: &Subscriber<Message<u32>>) -> Option<u32> {
+    type Message = Arc<u32>;
+
+    fn pop_value(subscriber: &Subscriber<Message>) -> Option<u32> {
         match subscriber.pop_timeout(Some(Duration::ZERO)) {
-            Pop::Item(message) => Some(*message.payload()),
+            Pop::Item(message) => Some(*message),
             _ => None,
         }
     }
 
     #[test]
     fn dropping_a_subscriber_detaches_it() {
-        let queue = MessageQueue::<Message<u32>>::new();
+        let queue = MessageQueue::<Message>::new().unwrap();
         let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
         assert!(queue.has_subscribers());
         drop(subscriber);
         assert!(!queue.has_subscribers());
-        drop(queue.publish(Message::new(1)).unwrap());
-        assert_eq!(queue.counters().snapshot().delivered, 0);
+        drop(queue.publish(Arc::new(1)).unwrap());
+        assert_eq!(queue.stats().delivered, 0);
     }
 
     #[test]
     fn all_subscribers_see_one_order_under_concurrent_publishers() {
-        let queue = Arc::new(MessageQueue::<Message<u32>>::new());
+        let queue = Arc::new(MessageQueue::<Message>::new().unwrap());
         let subscribers: Vec<_> = (0..3)
             .map(|_| queue.subscribe(SubscriberOptions::default()).unwrap())
             .collect();
@@ -281,7 +164,7 @@ mod tests {
                 let queue = Arc::clone(&queue);
                 thread::spawn(move || {
                     for i in 0..500 {
-                        drop(queue.publish(Message::new(p * 1000 + i)).unwrap());
+                        drop(queue.publish(Arc::new(p * 1000 + i)).unwrap());
                     }
                 })
             })
@@ -303,7 +186,7 @@ mod tests {
 
     #[test]
     fn full_subscriber_drops_its_oldest_and_counts_it() {
-        let queue = MessageQueue::<Message<u32>>::new();
+        let queue = MessageQueue::<Message>::new().unwrap();
         let options = SubscriberOptions {
             capacity: NonZeroUsize::new(2),
             ..SubscriberOptions::default()
@@ -311,16 +194,32 @@ mod tests {
         let bounded = queue.subscribe(options).unwrap();
         let unbounded = queue.subscribe(SubscriberOptions::default()).unwrap();
         for i in 0..5 {
-            drop(queue.publish(Message::new(i)).unwrap());
+            drop(queue.publish(Arc::new(i)).unwrap());
         }
         assert_eq!(pop_value(&bounded), Some(3));
         assert_eq!(pop_value(&bounded), Some(4));
         assert_eq!(unbounded.pending(), 5);
-        let stats = queue.counters().snapshot();
+        let stats = queue.stats();
         assert_eq!(
             (stats.published, stats.delivered, stats.dropped),
             (5, 10, 3)
         );
         assert_eq!(stats.pending, 5);
+    }
+
+    #[test]
+    fn a_detached_subscriber_no_longer_counts() {
+        let queue = MessageQueue::<Message>::new().unwrap();
+        let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
+        drop(queue.publish(Arc::new(1)).unwrap());
+        assert_eq!(queue.stats().pending, 1);
+        assert!(queue.unsubscribe(&subscriber));
+        subscriber.push(Arc::new(2)).unwrap();
+        let stats = queue.stats();
+        assert_eq!(
+            (stats.delivered, stats.pending, stats.subscribers),
+            (1, 0, 0)
+        );
+        assert_eq!(subscriber.pending(), 2, "it keeps what it has");
     }
 }

@@ -1,14 +1,20 @@
-//! The safe core: generic, thread-safe building blocks with no `unsafe` and
-//! no C types. The C ABI in [`crate::ffi`] and the Rust API are thin layers
-//! over these.
+//! The safe core: generic, thread-safe building blocks with no `unsafe`, no
+//! C types and no logging. The C ABI ([`crate::ffi`]) and the Rust API are
+//! thin layers over it: they convert, call, and log what the core reports.
 //!
 //! - [`blocking_queue`]: a FIFO whose pop waits, with a time limit.
-//! - [`message`]: a reference-counted payload.
+//! - [`members`]: what a message queue shares with its subscribers.
 //! - [`subscriber`]: one consumer's inbox of messages.
 //! - [`message_queue`]: fan-out of messages to subscribers, one order for all.
 //! - [`topics`]: the table of topics publishers and subscribers meet at.
-//! - [`counters`]: what each topic has done, for stats.
-//! - [`refcount`]: the counting behind a message freed by hand.
+//! - [`counters`]: what a message queue has done, for stats.
+//! - [`shared`]: the trait of the messages the queues deliver.
+//! - [`oom`]: the error of a call whose allocation failed.
+//!
+//! Every allocation the core makes can fail without aborting: queues grow
+//! with `try_reserve`, shared state is made with a fallible `Arc`, and a
+//! call whose allocation failed returns [`OutOfMemory`](oom::OutOfMemory)
+//! having changed nothing.
 //!
 //! Under `cfg(loom)` the core runs on loom's models (see `sync`), for the
 //! model checks of `tests/loom.rs`; the topic table, made at compile time
@@ -17,9 +23,10 @@
 
 pub mod blocking_queue;
 pub mod counters;
-pub mod message;
+mod members;
 pub mod message_queue;
-pub mod refcount;
+pub mod oom;
+pub mod shared;
 pub mod subscriber;
 pub(crate) mod sync;
 #[cfg(not(loom))]

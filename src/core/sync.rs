@@ -1,36 +1,130 @@
-//! The locks, condition variables, atomics and `Arc` the core uses:
-//! parking_lot and std normally, loom's models under `cfg(loom)` so that the
-//! model checker sees every synchronisation (see `tests/loom.rs`).
+//! The locks, condition variable and `Arc` the core uses, with one API
+//! whether they are the real ones or loom's models (`cfg(loom)`, so that
+//! the model checker of `tests/loom.rs` sees every synchronisation).
 //!
-//! Under loom, time does not exist: a timed wait lets other threads run
-//! and returns as a spurious wake-up, which every caller handles anyway.
+//! The real ones are chosen so that no wait and no lock ever allocates,
+//! and shared state is made without aborting when memory runs out:
+//! - `Mutex`, `Condvar`: std's, futex-based (parking_lot's allocate their
+//!   parking data the first time a thread waits). Poisoning is ignored: the
+//!   core never panics while holding a lock.
+//! - `RwLock`: parking_lot's, for its `read_recursive` (a generator may
+//!   publish in turn while its topic is held for reading; std's readers
+//!   queue behind a waiting writer, which would deadlock there).
+//! - `Arc`: triomphe's, the one stable `Arc` whose constructor can fail.
+//!
+//! Under loom, time does not exist: a timed wait is an untimed one, which
+//! the models only use where a notification is sure to come.
 
 #[cfg(not(loom))]
-pub(crate) use parking_lot::{Condvar, Mutex, RwLock};
-#[cfg(not(loom))]
-pub(crate) use std::sync::atomic::AtomicUsize;
-#[cfg(not(loom))]
-pub(crate) use std::sync::Arc;
+pub(crate) use real::*;
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::AtomicUsize;
-#[cfg(loom)]
-pub(crate) use loom::sync::Arc;
-#[cfg(loom)]
-pub(crate) use loom_shim::{Condvar, Mutex, RwLock};
+pub(crate) use model::*;
 
-/// parking_lot's API, the part the core uses, over loom's std-like one.
-#[cfg(loom)]
-mod loom_shim {
-    use std::ops::{Deref, DerefMut};
+#[cfg(not(loom))]
+mod real {
+    use std::sync::PoisonError;
     use std::time::Instant;
 
-    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
+    use crate::core::oom::OutOfMemory;
 
-    pub(crate) struct MutexGuard<'a, T> {
-        mutex: &'a loom::sync::Mutex<T>,
-        guard: Option<loom::sync::MutexGuard<'a, T>>,
+    pub(crate) use parking_lot::RwLock;
+    pub(crate) use std::sync::atomic::AtomicBool;
+    pub(crate) use std::sync::MutexGuard;
+    pub(crate) use triomphe::Arc;
+
+    /// Shared state, or [`OutOfMemory`] instead of an abort.
+    pub(crate) fn try_arc<T>(value: T) -> Result<Arc<T>, OutOfMemory> {
+        Arc::try_new(value).map_err(|_| OutOfMemory)
     }
+
+    pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
+
+    impl<T> Mutex<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            Mutex(std::sync::Mutex::new(value))
+        }
+
+        pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+            self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        }
+    }
+
+    pub(crate) struct Condvar(std::sync::Condvar);
+
+    impl Condvar {
+        pub(crate) const fn new() -> Self {
+            Condvar(std::sync::Condvar::new())
+        }
+
+        pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap_or_else(PoisonError::into_inner)
+        }
+
+        /// Waits for a notification or until `deadline`, whichever comes
+        /// first (or spuriously: the caller checks again).
+        pub(crate) fn wait_until<'a, T>(
+            &self,
+            guard: MutexGuard<'a, T>,
+            deadline: Instant,
+        ) -> MutexGuard<'a, T> {
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else {
+                return guard;
+            };
+            match self.0.wait_timeout(guard, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            }
+        }
+
+        pub(crate) fn notify_one(&self) {
+            self.0.notify_one();
+        }
+
+        pub(crate) fn notify_all(&self) {
+            self.0.notify_all();
+        }
+    }
+}
+
+#[cfg(loom)]
+mod model {
+    use std::ops::Deref;
+    use std::sync::PoisonError;
+    use std::time::Instant;
+
+    use crate::core::oom::OutOfMemory;
+
+    pub(crate) use loom::sync::atomic::AtomicBool;
+    pub(crate) use loom::sync::MutexGuard;
+
+    /// loom's `Arc` behind triomphe's API, the part the core uses.
+    pub(crate) struct Arc<T>(loom::sync::Arc<T>);
+
+    pub(crate) fn try_arc<T>(value: T) -> Result<Arc<T>, OutOfMemory> {
+        Ok(Arc(loom::sync::Arc::new(value)))
+    }
+
+    impl<T> Arc<T> {
+        pub(crate) fn ptr_eq(a: &Self, b: &Self) -> bool {
+            loom::sync::Arc::ptr_eq(&a.0, &b.0)
+        }
+    }
+
+    impl<T> Clone for Arc<T> {
+        fn clone(&self) -> Self {
+            Arc(loom::sync::Arc::clone(&self.0))
+        }
+    }
+
+    impl<T> Deref for Arc<T> {
+        type Target = T;
+        fn deref(&self) -> &T {
+            &self.0
+        }
+    }
+
+    pub(crate) struct Mutex<T>(loom::sync::Mutex<T>);
 
     impl<T> Mutex<T> {
         pub(crate) fn new(value: T) -> Self {
@@ -38,65 +132,35 @@ mod loom_shim {
         }
 
         pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
-            MutexGuard {
-                mutex: &self.0,
-                guard: Some(self.0.lock().unwrap()),
-            }
-        }
-    }
-
-    impl<T> Deref for MutexGuard<'_, T> {
-        type Target = T;
-        fn deref(&self) -> &T {
-            self.guard.as_ref().unwrap()
-        }
-    }
-
-    impl<T> DerefMut for MutexGuard<'_, T> {
-        fn deref_mut(&mut self) -> &mut T {
-            self.guard.as_mut().unwrap()
+            self.0.lock().unwrap_or_else(PoisonError::into_inner)
         }
     }
 
     pub(crate) struct Condvar(loom::sync::Condvar);
-
-    pub(crate) struct WaitTimeoutResult;
-
-    impl WaitTimeoutResult {
-        pub(crate) fn timed_out(&self) -> bool {
-            false
-        }
-    }
 
     impl Condvar {
         pub(crate) fn new() -> Self {
             Condvar(loom::sync::Condvar::new())
         }
 
-        pub(crate) fn wait<T>(&self, guard: &mut MutexGuard<'_, T>) {
-            let inner = guard.guard.take().unwrap();
-            guard.guard = Some(self.0.wait(inner).unwrap());
+        pub(crate) fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> MutexGuard<'a, T> {
+            self.0.wait(guard).unwrap_or_else(PoisonError::into_inner)
         }
 
-        pub(crate) fn wait_until<T>(
+        pub(crate) fn wait_until<'a, T>(
             &self,
-            guard: &mut MutexGuard<'_, T>,
-            _at: Instant,
-        ) -> WaitTimeoutResult {
-            drop(guard.guard.take());
-            loom::thread::yield_now();
-            guard.guard = Some(guard.mutex.lock().unwrap());
-            WaitTimeoutResult
+            guard: MutexGuard<'a, T>,
+            _deadline: Instant,
+        ) -> MutexGuard<'a, T> {
+            self.wait(guard)
         }
 
-        pub(crate) fn notify_one(&self) -> bool {
+        pub(crate) fn notify_one(&self) {
             self.0.notify_one();
-            true
         }
 
-        pub(crate) fn notify_all(&self) -> usize {
+        pub(crate) fn notify_all(&self) {
             self.0.notify_all();
-            0
         }
     }
 
@@ -104,11 +168,11 @@ mod loom_shim {
 
     impl<T> RwLock<T> {
         pub(crate) fn read_recursive(&self) -> loom::sync::RwLockReadGuard<'_, T> {
-            self.0.read().unwrap()
+            self.0.read().unwrap_or_else(PoisonError::into_inner)
         }
 
         pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
-            self.0.write().unwrap()
+            self.0.write().unwrap_or_else(PoisonError::into_inner)
         }
     }
 }

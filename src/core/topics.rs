@@ -3,20 +3,21 @@
 
 use std::any::TypeId;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::time::Duration;
 
+use super::counters::Snapshot;
+use super::message_queue::{Leftovers, MessageQueue, Refusal};
+use super::oom::OutOfMemory;
+use super::shared::Shared;
+use super::subscriber::{Subscriber, SubscriberOptions};
 use super::sync::{Mutex, RwLock};
 
-use super::counters::{Counters, Snapshot};
-use super::message::Shared;
-use super::message_queue::{Leftovers, MessageQueue};
-use super::subscriber::{Subscriber, SubscriberOptions};
-
 /// Turns what a publisher passes into the message subscribers receive
-/// (`None`: nothing to publish). For a synchronous topic the message is
-/// dropped at once: its `Drop` is the topic's release.
-pub type Generator<I, M> = Box<dyn Fn(I) -> Option<M> + Send + Sync>;
+/// (`Ok(None)`: nothing to publish). For a synchronous topic the message is
+/// dropped at once: its `Drop` is the topic's release. [`OutOfMemory`] when
+/// the message could not be made (and nothing is left to release).
+pub type Generator<I, M> = Box<dyn Fn(I) -> Result<Option<M>, OutOfMemory> + Send + Sync>;
 
 /// How a topic delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,19 +44,57 @@ pub enum TopicError {
     NotSubscribed,
     /// The topic's registrant makes events of another type.
     EventType,
+    /// An allocation failed; nothing changed.
+    OutOfMemory,
+}
+
+impl From<OutOfMemory> for TopicError {
+    fn from(_: OutOfMemory) -> Self {
+        TopicError::OutOfMemory
+    }
+}
+
+/// What a subscriber expects the events of a topic to be, checked against
+/// what its registrant said it makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// Whatever they are (C subscribers cannot say).
+    Anything,
+    /// Exactly this type: the registrant must have said so.
+    Exactly(TypeId),
+    /// This type, or whatever a registrant that did not say makes (a C
+    /// one): the subscriber knows what that is.
+    ExactlyOrUnsaid(TypeId),
+}
+
+impl Expected {
+    fn accepts(self, made: Option<TypeId>) -> bool {
+        match self {
+            Expected::Anything => true,
+            Expected::Exactly(expected) => made == Some(expected),
+            Expected::ExactlyOrUnsaid(expected) => made.is_none_or(|made| made == expected),
+        }
+    }
 }
 
 /// What a publish did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
-    /// The topic is not registered: nothing happened.
-    NotRegistered,
-    /// Nobody subscribes to the async topic: the generator was not called.
-    NoSubscribers,
-    /// The generator produced nothing.
+    /// Nothing to publish: the topic is not registered, or nobody subscribes
+    /// to the async topic (the generator was not called).
+    Quiet,
+    /// The generator made nothing.
     Nothing,
-    /// The generator's result was handled (sync) or published (async).
-    Done,
+    /// The generator's result was released (sync) or published (async);
+    /// `over_limit` deliveries were dropped at the reference limit.
+    Done {
+        /// Deliveries dropped because the message had as many references
+        /// as it may.
+        over_limit: usize,
+    },
+    /// An allocation failed: the message reached nobody (each subscriber's
+    /// miss is counted in `dropped`).
+    OutOfMemory,
 }
 
 /// A topic's state, as the publish fast path reads it without a lock.
@@ -69,13 +108,13 @@ struct Registration<I, M> {
     /// The type of the events the generator makes, when its registrant
     /// said (a Rust one does; a C one cannot).
     event_type: Option<TypeId>,
-    /// Counters when registered: stats count from here.
-    base: Snapshot,
 }
 
 struct Topic<I, M> {
     state: AtomicU8,
-    counters: Counters,
+    /// Subscribers of the current registration, kept by its queue: read
+    /// here, at a fixed address, by the no-subscriber publish path.
+    subscribers: AtomicU32,
     registration: RwLock<Option<Registration<I, M>>>,
     options: Mutex<SubscriberOptions>,
 }
@@ -85,19 +124,20 @@ struct Topic<I, M> {
 /// publish path then reads two atomics at fixed addresses.
 ///
 /// ```
-/// use isula_mailbox::core::topics::{Delivery, Published, TopicTable};
-/// use isula_mailbox::core::{blocking_queue::Pop, message::Message};
+/// use std::sync::Arc;
+/// use isula_mailbox::core::blocking_queue::Pop;
+/// use isula_mailbox::core::topics::{Delivery, Expected, Published, TopicTable};
 ///
-/// static TOPICS: TopicTable<u32, Message<String>, 1> = TopicTable::new();
+/// static TOPICS: TopicTable<u32, Arc<String>, 1> = TopicTable::new();
 ///
-/// let generate = |id| Some(Message::new(format!("container {id}")));
+/// let generate = |id| Ok(Some(Arc::new(format!("container {id}"))));
 /// TOPICS.register(0, Box::new(generate), Delivery::Async, None).unwrap();
-/// assert_eq!(TOPICS.publish(0, 1), Ok(Published::NoSubscribers));
+/// assert_eq!(TOPICS.publish(0, 1), Ok(Published::Quiet));
 ///
-/// let subscriber = TOPICS.subscribe(0, None).unwrap();
-/// assert_eq!(TOPICS.publish(0, 2), Ok(Published::Done));
+/// let subscriber = TOPICS.subscribe(0, Expected::Anything).unwrap();
+/// assert_eq!(TOPICS.publish(0, 2), Ok(Published::Done { over_limit: 0 }));
 /// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
-/// assert_eq!(message.payload(), "container 2");
+/// assert_eq!(*message, "container 2");
 ///
 /// TOPICS.unregister(0).unwrap();
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
@@ -110,51 +150,66 @@ impl<I, M> Topic<I, M> {
     const fn new() -> Self {
         Topic {
             state: AtomicU8::new(UNREGISTERED),
-            counters: Counters::new(),
+            subscribers: AtomicU32::new(0),
             registration: RwLock::new(None),
             options: Mutex::new(SubscriberOptions::DEFAULT),
         }
     }
 
-    /// Why publishing now would do nothing, read without a lock (two
-    /// atomic loads); `None` when there is work to do.
+    /// Whether publishing now would do nothing (see [`Published::Quiet`]),
+    /// read without a lock: two atomic loads.
     #[inline]
-    fn idle(&self) -> Option<Published> {
+    fn is_quiet(&self) -> bool {
         match self.state.load(Ordering::Acquire) {
-            UNREGISTERED => Some(Published::NotRegistered),
-            ASYNC if !self.counters.has_subscribers() => Some(Published::NoSubscribers),
-            _ => None,
+            UNREGISTERED => true,
+            ASYNC => self.subscribers.load(Ordering::Relaxed) == 0,
+            _ => false,
         }
     }
 
     /// The publish path with work to do, kept out of line so that the
-    /// no-subscriber path stays a few instructions.
+    /// quiet path stays a few instructions.
     #[inline(never)]
     fn publish(&self, input: I) -> Published
     where
         M: Shared,
     {
-        let leftovers = {
+        let (leftovers, published) = {
             // Held while the generator runs, so that unregister waits for
             // it; recursive so that a generator may publish in turn.
             let registration = self.registration.read_recursive();
             let Some(registration) = registration.as_ref() else {
-                return Published::NotRegistered;
+                return Published::Quiet;
             };
-            let Some(message) = (registration.generate)(input) else {
-                return Published::Nothing;
+            let message = match (registration.generate)(input) {
+                Ok(Some(message)) => message,
+                Ok(None) => return Published::Nothing,
+                Err(OutOfMemory) => {
+                    if let Some(queue) = &registration.queue {
+                        queue.count_missed();
+                    }
+                    return Published::OutOfMemory;
+                }
             };
             match &registration.queue {
                 // A sync topic's result is only released.
-                None => Leftovers::of(message),
-                // Only refused once shut down, which needs the write lock.
-                Some(queue) => queue.publish(message).unwrap_or_else(Leftovers::of),
+                None => (Leftovers::of(message), Published::Done { over_limit: 0 }),
+                Some(queue) => match queue.publish(message) {
+                    Ok(leftovers) => {
+                        let over_limit = leftovers.over_limit();
+                        (leftovers, Published::Done { over_limit })
+                    }
+                    Err((Refusal::OutOfMemory, message)) => {
+                        (Leftovers::of(message), Published::OutOfMemory)
+                    }
+                    // Only refused once shut down, which needs the write lock.
+                    Err((Refusal::ShutDown, message)) => (Leftovers::of(message), Published::Quiet),
+                },
             }
         };
-        // Released with no lock held: the daemon's release function may
-        // call back into the library, even unregister.
+        // Released with no lock of this topic held.
         drop(leftovers);
-        Published::Done
+        published
     }
 }
 
@@ -184,20 +239,15 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         if registration.is_some() {
             return Err(TopicError::AlreadyRegistered);
         }
-        let queue = match delivery {
-            Delivery::Sync => None,
-            Delivery::Async => Some(MessageQueue::for_topic(&entry.counters)),
+        let (queue, state) = match delivery {
+            Delivery::Sync => (None, SYNC),
+            Delivery::Async => (Some(MessageQueue::for_topic(&entry.subscribers)?), ASYNC),
         };
         *registration = Some(Registration {
             generate,
             queue,
             event_type,
-            base: entry.counters.snapshot(),
         });
-        let state = match delivery {
-            Delivery::Sync => SYNC,
-            Delivery::Async => ASYNC,
-        };
         entry.state.store(state, Ordering::Release);
         Ok(())
     }
@@ -215,14 +265,16 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         let registration = slot.take().ok_or(TopicError::NotRegistered)?;
         entry.state.store(UNREGISTERED, Ordering::Release);
         // Detached and counted out under the lock, so that a registration
-        // right after starts with no subscriber; what they held is released
-        // below, with no lock held (the daemon's release function runs).
-        let leftovers = registration
+        // right after starts with no subscriber; shut down below, with no
+        // lock held (what they held is released: the daemon's code runs).
+        let closing = registration
             .queue
             .as_ref()
-            .map(MessageQueue::shutdown_deferred);
+            .map(MessageQueue::begin_shutdown);
         drop(slot);
-        drop(leftovers);
+        if let Some(closing) = closing {
+            closing.finish();
+        }
         drop(registration);
         Ok(())
     }
@@ -236,37 +288,35 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         M: Shared,
     {
         let entry = self.topic(topic)?;
-        Ok(entry.idle().unwrap_or_else(|| entry.publish(input)))
+        if entry.is_quiet() {
+            return Ok(Published::Quiet);
+        }
+        Ok(entry.publish(input))
     }
 
-    /// Whether publishing on `topic` now would do nothing at all: it is
-    /// registered and nobody subscribes to it, or it is not registered.
-    /// Two atomic loads; false for an invalid topic.
+    /// Whether publishing on `topic` now would do nothing at all (see
+    /// [`Published::Quiet`]). Two atomic loads; false for an invalid topic.
     #[inline]
     pub fn is_quiet(&self, topic: usize) -> bool {
-        self.topics
-            .get(topic)
-            .is_some_and(|entry| entry.idle().is_some())
+        self.topics.get(topic).is_some_and(Topic::is_quiet)
     }
 
     /// A new subscriber of the async `topic`, made with the topic's
-    /// subscriber options. With `event_type`, only if the registrant said
-    /// its events are of that type.
-    pub fn subscribe(
-        &self,
-        topic: usize,
-        event_type: Option<TypeId>,
-    ) -> Result<Subscriber<M>, TopicError> {
+    /// subscriber options, if its events are what it `expects`.
+    pub fn subscribe(&self, topic: usize, expects: Expected) -> Result<Subscriber<M>, TopicError> {
         let entry = self.topic(topic)?;
         let options = *entry.options.lock();
         let registration = entry.registration.read_recursive();
         let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
         let queue = registration.queue.as_ref().ok_or(TopicError::Sync)?;
-        if event_type.is_some() && event_type != registration.event_type {
+        if !expects.accepts(registration.event_type) {
             return Err(TopicError::EventType);
         }
-        // A registered topic's queue is never shut down.
-        queue.subscribe(options).ok_or(TopicError::NotRegistered)
+        queue.subscribe(options).map_err(|refusal| match refusal {
+            Refusal::OutOfMemory => TopicError::OutOfMemory,
+            // A registered topic's queue is never shut down.
+            Refusal::ShutDown => TopicError::NotRegistered,
+        })
     }
 
     /// Stops delivering `topic` to `subscriber`.
@@ -283,16 +333,20 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     /// Whether `topic` is registered.
     pub fn is_registered(&self, topic: usize) -> bool {
         self.topic(topic)
-            .map(|entry| entry.state.load(Ordering::Acquire) != UNREGISTERED)
-            .unwrap_or(false)
+            .is_ok_and(|entry| entry.state.load(Ordering::Acquire) != UNREGISTERED)
     }
 
-    /// The counters of `topic` since it was registered.
+    /// The counters of `topic`'s current registration (all zero for a sync
+    /// topic: it delivers nothing).
     pub fn stats(&self, topic: usize) -> Result<Snapshot, TopicError> {
         let entry = self.topic(topic)?;
         let registration = entry.registration.read_recursive();
         let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
-        Ok(entry.counters.snapshot().since(registration.base))
+        Ok(registration
+            .queue
+            .as_ref()
+            .map(MessageQueue::stats)
+            .unwrap_or_default())
     }
 
     /// Sets the pop time limit of subscribers made from now on.
@@ -326,8 +380,8 @@ impl<I, M, const N: usize> Default for TopicTable<I, M, N> {
 mod tests {
     use super::*;
     use crate::core::blocking_queue::Pop;
-    use crate::core::message::Message;
     use std::sync::atomic::AtomicUsize;
+    type Message<T> = Arc<T>;
     use std::sync::Arc;
 
     #[test]
@@ -339,14 +393,17 @@ mod tests {
         table
             .register(
                 0,
-                Box::new(move |_| Some(Message::new(Arc::clone(&handle)))),
+                Box::new(move |_| Ok(Some(Arc::new(Arc::clone(&handle))))),
                 Delivery::Sync,
                 None,
             )
             .unwrap();
-        assert_eq!(table.publish(0, 1), Ok(Published::Done));
+        assert_eq!(table.publish(0, 1), Ok(Published::Done { over_limit: 0 }));
         assert_eq!(Arc::strong_count(&released), 2, "result dropped, not kept");
-        assert_eq!(table.subscribe(0, None).err(), Some(TopicError::Sync));
+        assert_eq!(
+            table.subscribe(0, Expected::Anything).err(),
+            Some(TopicError::Sync)
+        );
     }
 
     #[test]
@@ -360,17 +417,17 @@ mod tests {
                 0,
                 Box::new(move |x| {
                     counted.fetch_add(1, Ordering::SeqCst);
-                    Some(Message::new(x))
+                    Ok(Some(Arc::new(x)))
                 }),
                 Delivery::Async,
                 None,
             )
             .unwrap();
-        assert_eq!(table.publish(0, 1), Ok(Published::NoSubscribers));
-        let subscriber = table.subscribe(0, None).unwrap();
-        assert_eq!(table.publish(0, 2), Ok(Published::Done));
+        assert_eq!(table.publish(0, 1), Ok(Published::Quiet));
+        let subscriber = table.subscribe(0, Expected::Anything).unwrap();
+        assert_eq!(table.publish(0, 2), Ok(Published::Done { over_limit: 0 }));
         drop(subscriber);
-        assert_eq!(table.publish(0, 3), Ok(Published::NoSubscribers));
+        assert_eq!(table.publish(0, 3), Ok(Published::Quiet));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
@@ -378,7 +435,7 @@ mod tests {
     fn register_twice_fails_and_reregister_after_unregister_works() {
         static TABLE: TopicTable<u32, Message<u32>, 2> = TopicTable::new();
         let table = &TABLE;
-        let generate = || -> Generator<u32, Message<u32>> { Box::new(|x| Some(Message::new(x))) };
+        let generate = || -> Generator<u32, Message<u32>> { Box::new(|x| Ok(Some(Arc::new(x)))) };
         table
             .register(1, generate(), Delivery::Async, None)
             .unwrap();
@@ -386,7 +443,7 @@ mod tests {
             table.register(1, generate(), Delivery::Async, None),
             Err(TopicError::AlreadyRegistered)
         );
-        let old = table.subscribe(1, None).unwrap();
+        let old = table.subscribe(1, Expected::Anything).unwrap();
         table.unregister(1).unwrap();
         assert_eq!(table.unregister(1), Err(TopicError::NotRegistered));
         assert!(matches!(old.pop(), Pop::Closed));
@@ -395,12 +452,16 @@ mod tests {
             .register(1, generate(), Delivery::Async, typed)
             .unwrap();
         assert_eq!(
-            table.subscribe(1, Some(TypeId::of::<i64>())).err(),
+            table
+                .subscribe(1, Expected::Exactly(TypeId::of::<i64>()))
+                .err(),
             Some(TopicError::EventType)
         );
-        let new = table.subscribe(1, typed).unwrap();
+        let new = table
+            .subscribe(1, Expected::Exactly(TypeId::of::<u32>()))
+            .unwrap();
         table.publish(1, 9).unwrap();
-        assert!(matches!(new.pop(), Pop::Item(m) if *m.payload() == 9));
+        assert!(matches!(new.pop(), Pop::Item(m) if *m == 9));
         assert_eq!(table.stats(1).unwrap().published, 1);
         assert_eq!(table.publish(2, 0), Err(TopicError::Invalid));
     }

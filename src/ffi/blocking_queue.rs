@@ -5,9 +5,21 @@ use std::ptr;
 use std::time::Duration;
 
 use super::handle::{into_handle, take_handle, Handle};
-use super::{call, handle_arg, millis, Failure};
-use crate::core::blocking_queue::{BlockingQueue, Pop};
-use crate::foreign::{RawItem, ReleaseFn};
+use super::{call, handle_arg, millis, Arg, Failure};
+use crate::core::blocking_queue::{BlockingQueue, Pop, PushError};
+
+/// Releases data the library was handed (a queued item, a message's data,
+/// what a generator made). Declared here, the first header to use it.
+pub type message_release_t = Option<unsafe extern "C" fn(*mut c_void)>;
+
+/// An item of a C `blocking_queue`: the library only stores it and hands it
+/// back (or to the queue's release function).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RawItem(*mut c_void);
+
+// SAFETY: the queue moves the pointer between the pushing and the popping
+// thread without reading through it; that hand-over is the queue's purpose.
+unsafe impl Send for RawItem {}
 
 /// A FIFO queue of `void *` whose pop waits (opaque).
 pub struct blocking_queue {
@@ -18,7 +30,7 @@ pub struct blocking_queue {
 pub(crate) struct CBlockingQueue {
     items: BlockingQueue<RawItem>,
     timeout: Option<Duration>,
-    release: Option<ReleaseFn>,
+    release: message_release_t,
 }
 
 impl Handle for blocking_queue {
@@ -45,26 +57,28 @@ impl CBlockingQueue {
 /// `timeout` is how long `blocking_queue_pop` waits on an empty queue, in
 /// milliseconds; any negative value (`BLOCKING_QUEUE_NO_TIMEOUT`) waits
 /// forever. `release` (may be NULL) is called on items still queued when
-/// the queue is cleared or destroyed.
+/// the queue is cleared or destroyed, with no lock of the library held.
 ///
-/// Returns the queue (free it with `blocking_queue_destroy`).
+/// Returns the queue (free it with `blocking_queue_destroy`), or NULL when
+/// memory runs out.
 #[no_mangle]
 pub extern "C" fn blocking_queue_create(
     timeout: i64,
-    release: Option<unsafe extern "C" fn(*mut c_void)>,
+    release: message_release_t,
 ) -> *mut blocking_queue {
     call("blocking_queue_create", ptr::null_mut(), || {
         Ok(into_handle::<blocking_queue>(CBlockingQueue {
             items: BlockingQueue::new(),
             timeout: millis(timeout),
             release,
-        }))
+        })?)
     })
 }
 
 /// Appends `data` (any pointer, NULL included) and wakes a waiting pop.
 ///
-/// Returns 0, or -1 if `queue` is NULL.
+/// Returns 0, or -1 if `queue` is NULL or the queue cannot grow (out of
+/// memory: the item stays the caller's, `release` is not called on it).
 ///
 /// # Safety
 /// `queue` is NULL or a live queue from `blocking_queue_create`.
@@ -74,13 +88,12 @@ pub unsafe extern "C" fn blocking_queue_push(
     data: *mut c_void,
 ) -> c_int {
     call("blocking_queue_push", -1, || {
-        let queue = handle_arg!(queue);
-        // A C queue is never closed, so the push cannot be refused.
-        queue
-            .items
-            .push(RawItem(data))
-            .map_err(|_| Failure::error("queue is closed"))?;
-        Ok(0)
+        match handle_arg!(queue).items.push(RawItem(data)) {
+            Ok(()) => Ok(0),
+            Err(PushError::OutOfMemory(_)) => Err(Failure::OutOfMemory),
+            // A C queue is never closed.
+            Err(PushError::Closed(_)) => unreachable!("a blocking_queue is never closed"),
+        }
     })
 }
 
@@ -88,7 +101,7 @@ pub unsafe extern "C" fn blocking_queue_push(
 /// push: forever, or for the queue's timeout (monotonic clock).
 ///
 /// Returns 0 with the item, `ETIMEDOUT` when the timeout passed first
-/// (`*data` untouched), or -1 if an argument is NULL.
+/// (`*data` untouched), or -1 if an argument is NULL. Allocates nothing.
 ///
 /// # Safety
 /// `queue` is NULL or a live queue; `data` is NULL or writable.
@@ -100,7 +113,7 @@ pub unsafe extern "C" fn blocking_queue_pop(
     call("blocking_queue_pop", -1, || {
         let queue = handle_arg!(queue);
         if data.is_null() {
-            return Err(Failure::null("data"));
+            return Err(Failure::Null(Arg::data));
         }
         match queue.items.pop(queue.timeout) {
             Pop::Item(RawItem(item)) => {
@@ -110,13 +123,15 @@ pub unsafe extern "C" fn blocking_queue_pop(
                 Ok(0)
             }
             Pop::TimedOut => Ok(libc::ETIMEDOUT),
-            Pop::Closed => Err(Failure::error("queue is closed")),
+            Pop::Closed => unreachable!("a blocking_queue is never closed"),
         }
     })
 }
 
 /// Calls the queue's `release` once on every item still queued (none that
 /// was popped) and empties it; the queue stays usable. NULL is a no-op.
+/// Allocates nothing. `release` may call any function of the library
+/// except destroying this queue.
 ///
 /// # Safety
 /// `queue` is NULL or a live queue.
@@ -131,7 +146,7 @@ pub unsafe extern "C" fn blocking_queue_clear(queue: *mut blocking_queue) {
 }
 
 /// `blocking_queue_clear`, then frees the queue. NULL is a no-op. No other
-/// thread may use the queue during or after the call.
+/// thread may use the queue during or after the call. Allocates nothing.
 ///
 /// # Safety
 /// `queue` is NULL or a live queue, not used again afterwards.

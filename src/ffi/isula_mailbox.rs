@@ -1,19 +1,20 @@
 //! `isula_mailbox.h`: what the library adds to the original API.
 
+use std::fmt;
 use std::num::NonZeroUsize;
 use std::os::raw::{c_char, c_int, c_void};
 
 use log::{Level, LevelFilter};
 
-use super::handle::take_handle;
-use super::mailbox::{topic_failure, RawTopic};
+use super::handle::{take_handle, try_box};
+use super::mailbox::{mailbox, RawTopic};
 use super::message_queue::message_queue;
-use super::{call, millis, Failure};
-use crate::foreign::ForeignLogSink;
-use crate::global::mailbox;
+use super::{call, millis, Arg, Failure};
+use crate::logging::{self, LineBuffer};
 
 /// Shuts the queue down (as `message_queue_shutdown`) and frees it; its
 /// subscribers stay valid (shut down) until destroyed. NULL is a no-op.
+/// Allocates nothing.
 ///
 /// # Safety
 /// `mq` is NULL or a live message queue, not used again afterwards.
@@ -76,13 +77,43 @@ pub type mailbox_log_fn = Option<
     unsafe extern "C" fn(level: mailbox_log_level, message: *const c_char, user: *mut c_void),
 >;
 
+/// The daemon's log callback with its `user` pointer.
+struct ForeignLogSink {
+    callback: unsafe extern "C" fn(mailbox_log_level, *const c_char, *mut c_void),
+    user: *mut c_void,
+}
+
+// SAFETY: the daemon sets the callback to receive the library's records
+// from whichever thread logs them; the library never reads through `user`.
+unsafe impl Send for ForeignLogSink {}
+// SAFETY: see `Send`; calls only read the two fields.
+unsafe impl Sync for ForeignLogSink {}
+
+impl ForeignLogSink {
+    /// Hands one record to the callback as a NUL-terminated line, formatted
+    /// into a fixed buffer on the stack (long records are cut): logging
+    /// allocates nothing, so it works when memory has run out.
+    fn emit(&self, level: Level, message: &fmt::Arguments<'_>) {
+        let mut line = LineBuffer::new();
+        line.format(message);
+        // SAFETY: the daemon set `callback` with `user` to be called with a
+        // level and a string valid for the duration of the call.
+        unsafe { (self.callback)(c_level(level), line.as_c_str().as_ptr(), self.user) }
+    }
+}
+
 /// Routes the library's log records into the daemon's log: records up to
 /// `max_level` go to `fn(level, message, user)`, from whichever thread logs
 /// them; records above it are not even formatted. A NULL `fn` puts back the
 /// default: warnings and errors to stderr. When the call returns, the
 /// previous callback is no longer running and will not be called again.
 /// `max_level` 0 turns logging off. An invalid `max_level` is logged and
-/// changes nothing.
+/// changes nothing; so does running out of memory (the callback needs a few
+/// bytes). A record longer than 1023 bytes reaches the callback cut short.
+///
+/// The callback may run while a topic is held for reading (a record logged
+/// by a call a generator made): like a generator, it must not register or
+/// unregister topics.
 ///
 /// # Safety
 /// `fn` is NULL or safe to call with `user` from any thread until replaced;
@@ -95,24 +126,23 @@ pub unsafe extern "C" fn mailbox_set_log_callback(
 ) {
     call("mailbox_set_log_callback", (), || {
         let Some(callback) = r#fn else {
-            crate::logging::set_sink(None, crate::logging::DEFAULT_LEVEL);
+            logging::set_sink(None, logging::DEFAULT_LEVEL);
             return Ok(());
         };
         let level = max_level
             .filter()
-            .ok_or_else(|| Failure::error(format!("invalid max_level {}", max_level.0)))?;
-        let sink = ForeignLogSink::new(callback, user);
-        crate::logging::set_sink(
-            Some(Box::new(move |level, message| {
-                sink.emit(c_level(level), message)
-            })),
-            level,
-        );
+            .ok_or(Failure::InvalidLevel(max_level.0))?;
+        let sink = ForeignLogSink { callback, user };
+        let sink =
+            try_box(move |level: Level, message: &fmt::Arguments<'_>| sink.emit(level, message))?;
+        logging::set_sink(Some(sink), level);
         Ok(())
     })
 }
 
-/// Counters of one topic since it was registered.
+/// Counters of one topic since it was registered (this registration: a
+/// topic registered again starts at zero, and a subscriber unsubscribed but
+/// not destroyed no longer counts).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct mailbox_topic_stats {
@@ -120,16 +150,19 @@ pub struct mailbox_topic_stats {
     pub published: u64,
     /// (message, subscriber) deliveries enqueued.
     pub delivered: u64,
-    /// Deliveries dropped: subscriber full, or shut down.
+    /// Deliveries dropped: a full subscriber's oldest, a subscriber shut
+    /// down or destroyed while subscribed, the reference limit, or out of
+    /// memory.
     pub dropped: u64,
-    /// Deliveries enqueued and not yet popped.
+    /// What the subscribers hold now, delivered and not yet popped.
     pub pending: u64,
     /// Subscribers now.
     pub subscribers: u32,
 }
 
-/// Fills `*out` with the counters of the registered `topic`. Reads relaxed
-/// atomics: publishing takes no lock for them.
+/// Fills `*out` with the counters of the registered `topic`. Relaxed
+/// atomics: publishing takes no lock to count. `pending` is summed over the
+/// subscribers, each locked in turn. Allocates nothing.
 ///
 /// Returns 0, or -1 for NULL `out` or an invalid or unregistered topic.
 ///
@@ -142,11 +175,11 @@ pub unsafe extern "C" fn mailbox_get_topic_stats(
 ) -> c_int {
     call("mailbox_get_topic_stats", -1, || {
         if out.is_null() {
-            return Err(Failure::null("out"));
+            return Err(Failure::Null(Arg::out));
         }
         let stats = mailbox()
             .stats(topic.index()?)
-            .map_err(|error| topic_failure(topic, error))?;
+            .map_err(|error| topic.failure(error))?;
         let stats = mailbox_topic_stats {
             published: stats.published,
             delivered: stats.delivered,
@@ -164,13 +197,13 @@ pub unsafe extern "C" fn mailbox_get_topic_stats(
 /// Sets how long pops of subscribers made from now on wait, in
 /// milliseconds (negative: forever; default 1000).
 ///
-/// Returns 0, or -1 for an invalid topic.
+/// Returns 0, or -1 for an invalid topic. Allocates nothing.
 #[no_mangle]
 pub extern "C" fn mailbox_set_subscriber_timeout(topic: RawTopic, timeout_ms: i64) -> c_int {
     call("mailbox_set_subscriber_timeout", -1, || {
         mailbox()
             .set_subscriber_timeout(topic.index()?, millis(timeout_ms))
-            .map_err(|error| topic_failure(topic, error))?;
+            .map_err(|error| topic.failure(error))?;
         Ok(0)
     })
 }
@@ -180,13 +213,13 @@ pub extern "C" fn mailbox_set_subscriber_timeout(topic: RawTopic, timeout_ms: i6
 /// message (with `mailbox_message_unref`) to make room, and the topic's
 /// `dropped` counter counts it; the order of what it keeps is unchanged.
 ///
-/// Returns 0, or -1 for an invalid topic.
+/// Returns 0, or -1 for an invalid topic. Allocates nothing.
 #[no_mangle]
 pub extern "C" fn mailbox_set_subscriber_capacity(topic: RawTopic, capacity: usize) -> c_int {
     call("mailbox_set_subscriber_capacity", -1, || {
         mailbox()
             .set_subscriber_capacity(topic.index()?, NonZeroUsize::new(capacity))
-            .map_err(|error| topic_failure(topic, error))?;
+            .map_err(|error| topic.failure(error))?;
         Ok(0)
     })
 }

@@ -1,14 +1,19 @@
 //! `mailbox.h`: the process's topics, where publishers and subscribers meet.
+//! The topic table lives here, shared by the C functions and (through
+//! [`typed`]) the Rust API.
+
+pub(crate) mod typed;
 
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
-use super::handle::into_handle;
+use super::blocking_queue::message_release_t;
+use super::handle::{into_handle, try_box};
+use super::mailbox_message::{publishing, ForeignMessage};
 use super::message_subscriber::message_subscriber;
-use super::{call, handle_arg, Failure};
-use crate::core::topics::{Delivery, TopicError};
-use crate::foreign::{ForeignGenerator, RawInput};
-use crate::global::mailbox;
+use super::{call, handle_arg, Arg, Failure};
+use crate::core::oom::OutOfMemory;
+use crate::core::topics::{Delivery, Expected, Published, TopicError, TopicTable};
 
 /// The topics (values as in the original).
 #[repr(C)]
@@ -20,7 +25,7 @@ pub enum mailbox_topic {
 }
 
 /// How many topics there are.
-pub(crate) const TOPIC_COUNT: usize = mailbox_topic::MAILBOX_TOPIC_MAX as usize;
+const TOPIC_COUNT: usize = mailbox_topic::MAILBOX_TOPIC_MAX as usize;
 
 /// A `mailbox_topic` as C passes it: any `int`, checked before use (a Rust
 /// enum holding a value it does not list would be undefined behaviour).
@@ -35,7 +40,14 @@ impl RawTopic {
         usize::try_from(self.0)
             .ok()
             .filter(|&index| index < TOPIC_COUNT)
-            .ok_or_else(|| topic_failure(self, TopicError::Invalid))
+            .ok_or(Failure::Topic(TopicError::Invalid, self.0))
+    }
+
+    pub(crate) fn failure(self, error: TopicError) -> Failure {
+        match error {
+            TopicError::OutOfMemory => Failure::OutOfMemory,
+            error => Failure::Topic(error, self.0),
+        }
     }
 }
 
@@ -77,26 +89,53 @@ pub struct cri_container_message_t {
 pub type message_generator_t =
     Option<unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void>;
 
-/// Releases what the generator made.
-pub type message_release_t = Option<unsafe extern "C" fn(*mut c_void)>;
+/// What a publisher passes to `mailbox_publish`. The library never reads
+/// through it: it is handed to the generator in the publishing thread.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RawInput(*mut c_void);
 
-#[cold]
-#[inline(never)]
-pub(crate) fn topic_failure(topic: RawTopic, error: TopicError) -> Failure {
-    let topic = topic.0;
-    match error {
-        TopicError::Invalid => Failure::error(format!("invalid topic {topic}")),
-        TopicError::NotRegistered => Failure::error(format!("topic {topic} is not registered")),
-        TopicError::AlreadyRegistered => {
-            Failure::error(format!("topic {topic} is already registered"))
-        }
-        TopicError::Sync => Failure::error(format!("topic {topic} is synchronous")),
-        TopicError::NotSubscribed => {
-            Failure::warn(format!("subscriber is not subscribed to topic {topic}"))
-        }
-        TopicError::EventType => {
-            Failure::error(format!("topic {topic} makes events of another type"))
-        }
+type Mailbox = TopicTable<RawInput, ForeignMessage, TOPIC_COUNT>;
+
+/// The topics of this process, made at compile time: no lazy
+/// initialisation on the publish path.
+static MAILBOX: Mailbox = TopicTable::new();
+
+pub(crate) fn mailbox() -> &'static Mailbox {
+    &MAILBOX
+}
+
+/// Publishes `input` on topic `index`: the one publish path of C and Rust
+/// publishers. Release functions of messages let go meanwhile run once
+/// the thread's outermost publish returns, with no lock held.
+fn publish(index: usize, input: RawInput) -> Result<Published, TopicError> {
+    publishing(|| mailbox().publish(index, input))
+}
+
+/// A topic's C generator with its context and release function.
+struct ForeignGenerator {
+    generator: unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void,
+    context: *mut c_void,
+    release: message_release_t,
+}
+
+// SAFETY: the generator is called from whichever thread publishes, with the
+// context registered with it; the daemon registers it for exactly that (the
+// original calls it the same way). The library never reads through `context`.
+unsafe impl Send for ForeignGenerator {}
+// SAFETY: see `Send`; calls only read the three fields.
+unsafe impl Sync for ForeignGenerator {}
+
+impl ForeignGenerator {
+    /// Calls the generator; a non-NULL result becomes a message that the
+    /// topic's release function will release. The message is allocated
+    /// first: out of memory, the generator is not called.
+    fn generate(&self, input: RawInput) -> Result<Option<ForeignMessage>, OutOfMemory> {
+        ForeignMessage::make(
+            // SAFETY: `generator` and `context` were registered together by
+            // the daemon, which promises the call is valid from any thread.
+            || unsafe { (self.generator)(self.context, input.0) },
+            self.release,
+        )
     }
 }
 
@@ -106,8 +145,8 @@ pub(crate) fn topic_failure(topic: RawTopic, error: TopicError) -> Failure {
 /// topic calls the generator in the publishing thread and passes a non-NULL
 /// result to `release` at once.
 ///
-/// Returns 0, or -1 for an invalid topic, a NULL generator, or a topic
-/// already registered.
+/// Returns 0, or -1 for an invalid topic, a NULL generator, a topic already
+/// registered, or when memory runs out (then nothing is registered).
 ///
 /// # Safety
 /// `generator`, `context` and `release` are valid to call and use from any
@@ -122,51 +161,50 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
 ) -> c_int {
     call("mailbox_register_topic_handler", -1, || {
         let index = topic.index()?;
-        let generator = generator.ok_or_else(|| Failure::null("generator"))?;
-        let generator = ForeignGenerator::new(generator, context, release);
+        let generator = ForeignGenerator {
+            generator: generator.ok_or(Failure::Null(Arg::generator))?,
+            context,
+            release,
+        };
+        let generate = try_box(move |input| generator.generate(input))?;
         let delivery = if r#async {
             Delivery::Async
         } else {
             Delivery::Sync
         };
+        // What a C generator makes is unknown to Rust: no event type.
         mailbox()
-            .register(
-                index,
-                Box::new(move |input| generator.generate(input)),
-                delivery,
-                // What a C generator makes is unknown to Rust.
-                None,
-            )
-            .map_err(|error| topic_failure(topic, error))?;
+            .register(index, generate, delivery, None)
+            .map_err(|error| topic.failure(error))?;
         Ok(0)
     })
 }
 
 /// Unregisters `topic`: its subscribers are shut down (their pops return
 /// NULL) and it can be registered again. Returns once no publish is still
-/// inside the generator, so its context may be freed afterwards.
+/// inside the generator, so its context may be freed afterwards. Allocates
+/// nothing.
 ///
 /// # Safety
 /// Must not be called from inside the topic's generator.
 #[no_mangle]
 pub unsafe extern "C" fn mailbox_unregister_topic_handler(topic: RawTopic) {
     call("mailbox_unregister_topic_handler", (), || {
-        let index = topic.index()?;
-        mailbox().unregister(index).map_err(|error| match error {
-            // The daemon's CRI shutdown unregisters whether or not pod
-            // events were enabled: not worth a warning.
-            TopicError::NotRegistered => {
-                Failure::info(format!("topic {} was not registered", topic.0))
-            }
-            error => topic_failure(topic, error),
-        })
+        mailbox()
+            .unregister(topic.index()?)
+            .map_err(|error| match error {
+                TopicError::NotRegistered => Failure::UnregisterUnregistered(topic.0),
+                error => topic.failure(error),
+            })
     })
 }
 
 /// Publishes `data` on `topic`: see `mailbox_register_topic_handler`. Does
 /// nothing for an unregistered topic, and for an async topic nobody
 /// subscribes to (without calling the generator, taking a lock or
-/// allocating).
+/// allocating). When memory runs out, the event reaches nobody (the
+/// generator is not called): it is logged and each subscriber's miss is
+/// counted in `mailbox_topic_stats.dropped`.
 ///
 /// # Safety
 /// `data` is whatever the topic's generator expects.
@@ -179,39 +217,41 @@ pub unsafe extern "C" fn mailbox_publish(topic: RawTopic, data: *mut c_void) {
     if usize::try_from(topic.0).is_ok_and(|index| mailbox().is_quiet(index)) {
         return;
     }
-    publish(topic, data);
+    publish_in_boundary(topic, data);
 }
 
 #[inline(never)]
-fn publish(topic: RawTopic, data: *mut c_void) {
+fn publish_in_boundary(topic: RawTopic, data: *mut c_void) {
     call("mailbox_publish", (), || {
-        let index = topic.index()?;
-        mailbox()
-            .publish(index, RawInput(data))
-            .map_err(|error| topic_failure(topic, error))?;
-        Ok(())
+        match publish(topic.index()?, RawInput(data)).map_err(|error| topic.failure(error))? {
+            Published::OutOfMemory => Err(Failure::OutOfMemory),
+            Published::Done { over_limit } if over_limit > 0 => {
+                Err(Failure::OverLimit(over_limit as c_int))
+            }
+            _ => Ok(()),
+        }
     })
 }
 
 /// Subscribes to the async `topic`.
 ///
 /// Returns a subscriber (free it with `message_subscriber_destroy`), or NULL
-/// for an invalid, unregistered or sync topic.
+/// for an invalid, unregistered or sync topic, or when memory runs out.
 #[no_mangle]
 pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber {
     call("mailbox_subscribe", ptr::null_mut(), || {
-        let index = topic.index()?;
         // C cannot say what it expects: no type check.
-        match mailbox().subscribe(index, None) {
-            Ok(subscriber) => Ok(into_handle::<message_subscriber>(subscriber)),
+        match mailbox().subscribe(topic.index()?, Expected::Anything) {
+            Ok(subscriber) => Ok(into_handle::<message_subscriber>(subscriber)?),
             // Sync topics have nothing to subscribe to: not an error.
             Err(TopicError::Sync) => Ok(ptr::null_mut()),
-            Err(error) => Err(topic_failure(topic, error)),
+            Err(error) => Err(topic.failure(error)),
         }
     })
 }
 
 /// Stops delivering `topic` to `sub`, as `message_queue_unsubscribe`.
+/// Allocates nothing.
 ///
 /// # Safety
 /// `sub` is NULL or a live subscriber.
@@ -219,16 +259,11 @@ pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber 
 pub unsafe extern "C" fn mailbox_unsubscribe(topic: RawTopic, sub: *mut message_subscriber) {
     call("mailbox_unsubscribe", (), || {
         let sub = handle_arg!(sub);
-        let index = topic.index()?;
         mailbox()
-            .unsubscribe(index, sub)
+            .unsubscribe(topic.index()?, sub)
             .map_err(|error| match error {
-                // Unregistering detached every subscriber already: a stream
-                // ending at the same time as the daemon's shutdown lands here.
-                TopicError::NotRegistered => {
-                    Failure::info(format!("topic {} is not registered any more", topic.0))
-                }
-                error => topic_failure(topic, error),
+                TopicError::NotRegistered => Failure::UnsubscribeUnregistered(topic.0),
+                error => topic.failure(error),
             })
     })
 }

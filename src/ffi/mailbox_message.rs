@@ -1,11 +1,20 @@
-//! `mailbox_message.h`: a reference-counted message around the daemon's data.
+//! `mailbox_message.h`: a reference-counted message around the daemon's
+//! data, the block behind it, and when its release function runs.
 
+use std::cell::Cell;
+use std::marker::PhantomData;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::ops::Deref;
 use std::os::raw::{c_int, c_void};
 use std::ptr;
 
-use super::{call, Failure};
-use crate::core::message::Shared;
-use crate::foreign::ForeignMessage;
+use triomphe::{Arc, UniqueArc};
+
+use super::blocking_queue::message_release_t;
+use super::handle::try_box;
+use super::{call, Arg, Failure};
+use crate::core::oom::OutOfMemory;
+use crate::core::shared::Shared;
 
 /// A reference-counted message. Only `data` is public: the daemon reads
 /// `msg->data`; the library allocates messages and keeps the rest private
@@ -16,21 +25,335 @@ pub struct mailbox_message {
     pub data: *mut c_void,
 }
 
+/// The block behind a `mailbox_message *`: `#[repr(C)]` with the public
+/// header first, so a pointer to the block is a valid `mailbox_message *`
+/// whose `data` the daemon reads directly.
+#[repr(C)]
+struct MessageBlock {
+    header: mailbox_message,
+    destroy: message_release_t,
+}
+
+// SAFETY: the library never reads through `data`: it only hands it to
+// `destroy`, once, when the last reference goes, from whichever thread
+// that is. Handing messages from publishing to popping threads is what the
+// C API is for (the original did the same).
+unsafe impl Send for MessageBlock {}
+// SAFETY: shared references only read the two fields; see `Send`.
+unsafe impl Sync for MessageBlock {}
+
+impl Drop for MessageBlock {
+    fn drop(&mut self) {
+        if let Some(destroy) = self.destroy {
+            release(self.header.data, destroy);
+        }
+    }
+}
+
+/// One reference to a message from C: the daemon's `data` and the function
+/// that releases it when the last reference goes.
+///
+/// The one message type of the library, and its one reference count:
+/// triomphe's `Arc`, because its constructor returns an error instead of
+/// aborting (std's `Arc::try_new` is unstable), and it has no weak count:
+/// the block is 24 bytes (count, data, destroy), which keeps a pending
+/// message within the 100-byte target.
+pub struct ForeignMessage(Arc<MessageBlock>);
+
+impl ForeignMessage {
+    /// The most references one message may have, as the original's `INT_MAX`.
+    pub const MAX_REFS: usize = i32::MAX as usize;
+
+    /// A message around `data`, with one reference; `destroy` (if any)
+    /// releases `data` when the last reference goes.
+    pub fn new(data: *mut c_void, destroy: message_release_t) -> Result<Self, OutOfMemory> {
+        let mut block = Self::allocate(data)?;
+        block.destroy = destroy;
+        Ok(ForeignMessage(UniqueArc::shareable(block)))
+    }
+
+    /// A block around `data` that releases nothing yet: if the allocation
+    /// fails, `data` stays its owner's.
+    fn allocate(data: *mut c_void) -> Result<UniqueArc<MessageBlock>, OutOfMemory> {
+        UniqueArc::try_new(MessageBlock {
+            header: mailbox_message { data },
+            destroy: None,
+        })
+        .map_err(|_| OutOfMemory)
+    }
+
+    /// A message around what `make` returns, released by `destroy`. The
+    /// block is allocated first, so that once the data exists nothing can
+    /// fail: `Err` means `make` was not called (there is nothing to
+    /// release), `Ok(None)` that it returned NULL.
+    pub(crate) fn make(
+        make: impl FnOnce() -> *mut c_void,
+        destroy: message_release_t,
+    ) -> Result<Option<Self>, OutOfMemory> {
+        let mut block = Self::allocate(ptr::null_mut())?;
+        let data = make();
+        if data.is_null() {
+            return Ok(None);
+        }
+        block.header.data = data;
+        block.destroy = destroy;
+        Ok(Some(ForeignMessage(UniqueArc::shareable(block))))
+    }
+
+    /// A message whose data is what `make` returns, boxed, so that C
+    /// subscribers read `msg->data` as a pointer to `E`. Everything is
+    /// allocated before `make` runs, as in [`make`](Self::make).
+    pub(crate) fn make_boxed<E: Send + Sync + 'static>(
+        make: impl FnOnce() -> Option<E>,
+    ) -> Result<Option<Self>, OutOfMemory> {
+        let slot = try_box(MaybeUninit::<E>::uninit())?;
+        Self::make(
+            move || match make() {
+                Some(event) => {
+                    let mut slot = slot;
+                    slot.write(event);
+                    Box::into_raw(slot).cast()
+                }
+                None => ptr::null_mut(),
+            },
+            Some(drop_box::<E>),
+        )
+    }
+
+    /// The message's data.
+    pub fn data(&self) -> *mut c_void {
+        self.0.header.data
+    }
+
+    /// Gives this reference to C as a `mailbox_message *`.
+    pub fn into_raw(self) -> *mut mailbox_message {
+        Arc::into_raw(self.0).cast_mut().cast()
+    }
+
+    /// Takes back the reference a `mailbox_message *` stands for.
+    ///
+    /// # Safety
+    /// `raw` is non-NULL, came from [`into_raw`](Self::into_raw), and the
+    /// caller owns the reference it stands for, which this consumes.
+    pub unsafe fn from_raw(raw: *mut mailbox_message) -> Self {
+        // SAFETY: per this function's contract, `raw` is the data pointer
+        // of a triomphe `Arc<MessageBlock>` given up by `into_raw`.
+        ForeignMessage(unsafe { Arc::from_raw(raw.cast_const().cast::<MessageBlock>()) })
+    }
+
+    /// Looks at the message behind a `mailbox_message *` without taking
+    /// the caller's reference; `None` for NULL.
+    ///
+    /// # Safety
+    /// A non-NULL `raw` came from [`into_raw`](Self::into_raw) and the
+    /// caller holds the reference it stands for while the result is in use.
+    pub unsafe fn borrow_raw(raw: *mut mailbox_message) -> Option<ManuallyDrop<Self>> {
+        // SAFETY: per this function's contract; `ManuallyDrop` keeps the
+        // caller's reference from being given up.
+        (!raw.is_null()).then(|| ManuallyDrop::new(unsafe { Self::from_raw(raw) }))
+    }
+
+    /// Another reference, unless `limit` exist already. Checked and taken
+    /// in two steps, so threads racing at the limit may each take one: the
+    /// count overshoots by their number, far below where it could overflow.
+    fn share_within(&self, limit: usize) -> Option<Self> {
+        (Arc::count(&self.0) < limit).then(|| ForeignMessage(Arc::clone(&self.0)))
+    }
+
+    /// How many references exist now.
+    #[cfg(test)]
+    pub(crate) fn ref_count(&self) -> usize {
+        Arc::count(&self.0)
+    }
+}
+
+#[cfg(not(test))]
+fn ref_limit() -> usize {
+    ForeignMessage::MAX_REFS
+}
+
+#[cfg(test)]
+thread_local! {
+    /// The reference limit, lowered by the tests that reach it.
+    pub(crate) static REF_LIMIT: Cell<usize> = const { Cell::new(ForeignMessage::MAX_REFS) };
+}
+
+#[cfg(test)]
+fn ref_limit() -> usize {
+    REF_LIMIT.get()
+}
+
+impl Shared for ForeignMessage {
+    fn share(&self) -> Option<Self> {
+        self.share_within(ref_limit())
+    }
+}
+
+/// Releases the data of a message made by [`ForeignMessage::make_boxed`].
+/// Called as a C function (possibly from C, through
+/// `mailbox_message_unref`), so a panic in `E`'s `Drop` is contained here
+/// rather than aborting.
+unsafe extern "C" fn drop_box<E>(data: *mut c_void) {
+    // SAFETY: `make_boxed` made `data` from a `Box<MaybeUninit<E>>` holding
+    // an `E` and set this as its release, which the message calls once.
+    let event = unsafe { Box::from_raw(data.cast::<E>()) };
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(event))).is_err() {
+        log_error!("an event's Drop panicked; the panic was contained");
+    }
+}
+
+/// One reference to an event: a message whose data is an `E`. The event
+/// goes when its last reference, here or in any C or Rust subscriber, is
+/// dropped. Made by [`Subscription`](crate::Subscription), which checked
+/// (or was promised) what its events are.
+pub struct Event<E> {
+    message: ForeignMessage,
+    event: PhantomData<E>,
+}
+
+/// Proof that every message of a subscription is an `E`: what makes
+/// [`Event<E>`]'s `Deref` sound. Made in `mailbox.rs`, by a subscribe that
+/// checked the registrant's event type, or for an `E: ForeignEvent`.
+pub(crate) struct EventsAre<E>(PhantomData<fn() -> E>);
+
+impl<E> EventsAre<E> {
+    /// # Safety
+    /// Every message this proof will be used with has a valid `E` as its
+    /// data for as long as the message lives.
+    pub(crate) unsafe fn new_unchecked() -> Self {
+        EventsAre(PhantomData)
+    }
+
+    pub(crate) fn event(&self, message: ForeignMessage) -> Event<E> {
+        Event {
+            message,
+            event: PhantomData,
+        }
+    }
+}
+
+impl<E> Event<E> {
+    /// Another reference to the same event; `None` at the reference limit.
+    pub fn try_clone(&self) -> Option<Self> {
+        self.message.share().map(|message| Event {
+            message,
+            event: PhantomData,
+        })
+    }
+
+    /// The event's data as C sees it (`msg->data`).
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.message.data()
+    }
+}
+
+impl<E> Deref for Event<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        // SAFETY: an `Event<E>` is only made by `EventsAre<E>::event`, whose
+        // maker guaranteed the data is an `E`; the message keeps it alive
+        // while this reference exists.
+        unsafe { &*self.message.data().cast::<E>() }
+    }
+}
+
+impl<E: std::fmt::Debug> std::fmt::Debug for Event<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
+
+// --- when release functions run ------------------------------------------
+
+thread_local! {
+    /// How many publishes this thread is inside (a generator may publish in
+    /// turn). Const-initialised and without a destructor: no allocation.
+    static PUBLISHING: Cell<usize> = const { Cell::new(0) };
+    /// Releases deferred until the outermost publish returns, newest first.
+    static DEFERRED: Cell<*mut Deferred> = const { Cell::new(ptr::null_mut()) };
+}
+
+struct Deferred {
+    data: *mut c_void,
+    destroy: unsafe extern "C" fn(*mut c_void),
+    next: *mut Deferred,
+}
+
+/// Runs `publish` as a publish of this thread: a message released meanwhile
+/// (by it, by a generator, by whatever a generator calls) has its release
+/// function run once the outermost publish of the thread returns, when the
+/// library holds no lock. A release function may then call anything,
+/// unregistering the topic included.
+pub(crate) fn publishing<R>(publish: impl FnOnce() -> R) -> R {
+    struct Outermost;
+    impl Drop for Outermost {
+        fn drop(&mut self) {
+            let depth = PUBLISHING.get() - 1;
+            PUBLISHING.set(depth);
+            if depth == 0 {
+                run_deferred();
+            }
+        }
+    }
+    PUBLISHING.set(PUBLISHING.get() + 1);
+    let _outermost = Outermost;
+    publish()
+}
+
+/// Releases `data`: at once, or when the thread's outermost publish returns.
+fn release(data: *mut c_void, destroy: unsafe extern "C" fn(*mut c_void)) {
+    if PUBLISHING.get() > 0 {
+        let next = DEFERRED.get();
+        match try_box(Deferred {
+            data,
+            destroy,
+            next,
+        }) {
+            Ok(node) => return DEFERRED.set(Box::into_raw(node)),
+            Err(OutOfMemory) => log_error!(
+                "out of memory: a message's release runs at once, while its topic is held"
+            ),
+        }
+    }
+    // SAFETY: `data` was handed over with `destroy` as its release; its
+    // last reference goes once, so it is released exactly once.
+    unsafe { destroy(data) }
+}
+
+fn run_deferred() {
+    loop {
+        let head = DEFERRED.get();
+        if head.is_null() {
+            return;
+        }
+        // SAFETY: every node on the list came from `Box::into_raw` in
+        // `release` and is taken off it exactly once, here.
+        let node = unsafe { Box::from_raw(head) };
+        DEFERRED.set(node.next);
+        // SAFETY: as in `release`; the node was its only record.
+        unsafe { (node.destroy)(node.data) }
+    }
+}
+
+// --- the exports ---------------------------------------------------------
+
 /// Creates a message around `data` with one reference. `destroy` (may be
 /// NULL) is called on `data` exactly once, when the last reference goes.
 ///
-/// Returns the message (the caller owns its reference).
+/// Returns the message (the caller owns its reference), or NULL when memory
+/// runs out (`data` then stays the caller's: `destroy` is not called).
 #[no_mangle]
 pub extern "C" fn mailbox_message_create(
     data: *mut c_void,
-    destroy: Option<unsafe extern "C" fn(*mut c_void)>,
+    destroy: message_release_t,
 ) -> *mut mailbox_message {
     call("mailbox_message_create", ptr::null_mut(), || {
-        Ok(ForeignMessage::new(data, destroy).into_raw())
+        Ok(ForeignMessage::new(data, destroy)?.into_raw())
     })
 }
 
-/// Adds a reference (atomically; no lock).
+/// Adds a reference (atomically; no lock; allocates nothing).
 ///
 /// Returns 0, or -1 if `p` is NULL or already has `INT_MAX` references.
 ///
@@ -41,10 +364,8 @@ pub unsafe extern "C" fn mailbox_message_ref(p: *mut mailbox_message) -> c_int {
     call("mailbox_message_ref", -1, || {
         // SAFETY: per this function's contract, the caller's reference keeps
         // a non-NULL `p` alive for the call.
-        let message = unsafe { ForeignMessage::borrow_raw(p) }.ok_or_else(|| Failure::null("p"))?;
-        let extra = message
-            .share()
-            .ok_or_else(|| Failure::error("reference count overflow"))?;
+        let message = unsafe { ForeignMessage::borrow_raw(p) }.ok_or(Failure::Null(Arg::p))?;
+        let extra = message.share().ok_or(Failure::ReferenceLimit)?;
         // The new reference now belongs to the caller, as the same pointer.
         let _ = extra.into_raw();
         Ok(0)
@@ -67,4 +388,102 @@ pub unsafe extern "C" fn mailbox_message_unref(p: *mut mailbox_message) {
         }
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static RELEASED: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn count_release(data: *mut c_void) {
+        assert_eq!(data as usize, 0x1234);
+        RELEASED.fetch_add(1, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn last_reference_releases_once_across_threads() {
+        let before = RELEASED.load(Ordering::SeqCst);
+        let message = ForeignMessage::new(0x1234 as *mut c_void, Some(count_release)).unwrap();
+        assert_eq!(message.data() as usize, 0x1234);
+        let copies: Vec<_> = (0..8).map(|_| message.share().unwrap()).collect();
+        assert_eq!(message.ref_count(), 9);
+        let threads: Vec<_> = copies
+            .into_iter()
+            .map(|copy| {
+                std::thread::spawn(move || {
+                    let more: Vec<_> = (0..100).map(|_| copy.share().unwrap()).collect();
+                    drop(more);
+                    drop(copy);
+                })
+            })
+            .collect();
+        drop(message);
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[test]
+    fn share_is_refused_at_the_limit_and_the_count_restored() {
+        let message = ForeignMessage::new(ptr::null_mut(), None).unwrap();
+        let second = message.share_within(2).unwrap();
+        assert!(message.share_within(2).is_none());
+        assert_eq!(message.ref_count(), 2);
+        drop(second);
+        assert!(message.share_within(2).is_some());
+    }
+
+    #[test]
+    fn a_panicking_drop_of_a_rust_event_is_contained() {
+        struct PanicsOnDrop;
+        impl Drop for PanicsOnDrop {
+            fn drop(&mut self) {
+                panic!("drop of an event");
+            }
+        }
+        let message = ForeignMessage::make_boxed(|| Some(PanicsOnDrop)).unwrap();
+        drop(message); // would abort the process without the containment
+        let after = ForeignMessage::make_boxed(|| Some(1u32)).unwrap().unwrap();
+        assert_eq!(after.ref_count(), 1);
+    }
+
+    #[test]
+    fn nothing_made_means_nothing_released() {
+        let before = RELEASED.load(Ordering::SeqCst);
+        let none = ForeignMessage::make(ptr::null_mut, Some(count_release)).unwrap();
+        assert!(none.is_none());
+        assert!(ForeignMessage::make_boxed(|| None::<String>)
+            .unwrap()
+            .is_none());
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before);
+    }
+
+    #[test]
+    fn releases_inside_a_publish_wait_for_the_outermost_one() {
+        let before = RELEASED.load(Ordering::SeqCst);
+        publishing(|| {
+            publishing(|| {
+                drop(ForeignMessage::new(0x1234 as *mut c_void, Some(count_release)).unwrap());
+            });
+            assert_eq!(RELEASED.load(Ordering::SeqCst), before, "deferred");
+        });
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 1);
+    }
+
+    #[test]
+    fn raw_round_trip_keeps_the_reference() {
+        let message = ForeignMessage::new(0x10 as *mut c_void, None).unwrap();
+        let raw = message.into_raw();
+        // SAFETY: `raw` came from `into_raw` and its reference is ours.
+        let borrowed = unsafe { ForeignMessage::borrow_raw(raw) }.unwrap();
+        assert_eq!(borrowed.data() as usize, 0x10);
+        // SAFETY: as above; C reads `data` at the pointer itself.
+        assert_eq!(unsafe { (*raw).data } as usize, 0x10);
+        assert_eq!(borrowed.ref_count(), 1);
+        // SAFETY: as above; the reference is consumed here.
+        drop(unsafe { ForeignMessage::from_raw(raw) });
+    }
 }

@@ -1,17 +1,17 @@
 //! `message_queue.h`: fan-out of messages to subscribers.
 
 use std::mem::ManuallyDrop;
-use std::os::raw::{c_int, c_void};
+use std::os::raw::c_int;
 use std::ptr;
 
+use super::blocking_queue::message_release_t;
 use super::handle::{into_handle, Handle};
-use super::mailbox_message::mailbox_message;
+use super::mailbox_message::{mailbox_message, ForeignMessage};
 use super::message_subscriber::message_subscriber;
-use super::{call, handle_arg, Failure};
-use crate::core::message::Shared;
-use crate::core::message_queue::MessageQueue;
+use super::{call, handle_arg, Arg, Failure};
+use crate::core::message_queue::{MessageQueue, Refusal};
+use crate::core::shared::Shared;
 use crate::core::subscriber::SubscriberOptions;
-use crate::foreign::ForeignMessage;
 
 /// A message queue (opaque).
 pub struct message_queue {
@@ -27,20 +27,18 @@ impl Handle for message_queue {
 /// `mailbox_message_unref`.
 ///
 /// Returns the queue (free it with `message_queue_destroy`, declared in
-/// `isula_mailbox.h`).
+/// `isula_mailbox.h`), or NULL when memory runs out.
 #[no_mangle]
-pub extern "C" fn message_queue_create(
-    release: Option<unsafe extern "C" fn(*mut c_void)>,
-) -> *mut message_queue {
+pub extern "C" fn message_queue_create(release: message_release_t) -> *mut message_queue {
     let _ = release;
     call("message_queue_create", ptr::null_mut(), || {
-        Ok(into_handle::<message_queue>(MessageQueue::new()))
+        Ok(into_handle::<message_queue>(MessageQueue::new()?)?)
     })
 }
 
 /// Shuts every subscriber down (their pops return NULL; what they held is
 /// dropped, each message destroyed once) and makes later publishes and
-/// subscribes fail. NULL is a no-op.
+/// subscribes fail. NULL is a no-op. Allocates nothing.
 ///
 /// # Safety
 /// `mq` is NULL or a live message queue.
@@ -58,26 +56,33 @@ pub unsafe extern "C" fn message_queue_shutdown(mq: *mut message_queue) {
 /// published from now on. `release` is accepted for compatibility and unused.
 ///
 /// Returns the subscriber (free it with `message_subscriber_destroy`), or
-/// NULL if `mq` is NULL or shut down.
+/// NULL if `mq` is NULL or shut down, or when memory runs out.
 ///
 /// # Safety
 /// `mq` is NULL or a live message queue.
 #[no_mangle]
 pub unsafe extern "C" fn message_queue_subscribe(
     mq: *mut message_queue,
-    release: Option<unsafe extern "C" fn(*mut c_void)>,
+    release: message_release_t,
 ) -> *mut message_subscriber {
     let _ = release;
     call("message_queue_subscribe", ptr::null_mut(), || {
         let subscriber = handle_arg!(mq)
             .subscribe(SubscriberOptions::default())
-            .ok_or_else(|| Failure::error("message queue is shut down"))?;
-        Ok(into_handle::<message_subscriber>(subscriber))
+            .map_err(refusal)?;
+        Ok(into_handle::<message_subscriber>(subscriber)?)
     })
 }
 
+fn refusal(refusal: Refusal) -> Failure {
+    match refusal {
+        Refusal::ShutDown => Failure::QueueShutDown,
+        Refusal::OutOfMemory => Failure::OutOfMemory,
+    }
+}
+
 /// Stops delivering to `sub` (which stays usable and is not freed). A
-/// subscriber not subscribed here is logged and ignored.
+/// subscriber not subscribed here is logged and ignored. Allocates nothing.
 ///
 /// # Safety
 /// `mq` and `sub` are NULL or live.
@@ -90,7 +95,7 @@ pub unsafe extern "C" fn message_queue_unsubscribe(
         let mq = handle_arg!(mq);
         let sub = handle_arg!(sub);
         if !mq.unsubscribe(sub) {
-            return Err(Failure::warn("subscriber is not subscribed to this queue"));
+            return Err(Failure::NotSubscribedHere);
         }
         Ok(())
     })
@@ -99,8 +104,11 @@ pub unsafe extern "C" fn message_queue_unsubscribe(
 /// Delivers `msg` to every subscriber subscribed now, taking over the
 /// caller's reference. Never waits for a consumer.
 ///
-/// Returns 0; or -1 if an argument is NULL or the queue is shut down, and
-/// then the caller keeps its reference.
+/// Returns 0; or -1 if an argument is NULL, the queue is shut down, or
+/// memory runs out (a bounded subscriber needs room for what it drops), and
+/// then the caller keeps its reference and nothing was delivered. A
+/// subscriber that cannot take the message (shut down, or out of memory)
+/// misses it; the others still get it.
 ///
 /// # Safety
 /// `mq` is NULL or live; `msg` is NULL or a message the caller holds a
@@ -114,24 +122,27 @@ pub unsafe extern "C" fn message_queue_publish(
         let mq = handle_arg!(mq);
         // SAFETY: per this function's contract, the caller's reference keeps
         // a non-NULL `msg` alive for the call.
-        let callers =
-            unsafe { ForeignMessage::borrow_raw(msg) }.ok_or_else(|| Failure::null("msg"))?;
+        let callers = unsafe { ForeignMessage::borrow_raw(msg) }.ok_or(Failure::Null(Arg::msg))?;
         // The queue gets a reference of its own; the caller's is given up
         // only once the publish succeeded, so that a failure (or a contained
         // panic) leaves the caller holding it, as -1 says.
-        let copy = callers
-            .share()
-            .ok_or_else(|| Failure::error("reference count overflow"))?;
-        let leftovers = mq
-            .publish(copy)
-            .map_err(|_refused| Failure::error("message queue is shut down"))?;
+        let copy = callers.share().ok_or(Failure::ReferenceLimit)?;
+        let leftovers = mq.publish(copy).map_err(|(why, _copy)| refusal(why))?;
+        let over_limit = leftovers.over_limit();
         drop(leftovers);
         drop(ManuallyDrop::into_inner(callers));
+        if over_limit > 0 {
+            // The publish went through; the misses are only logged.
+            super::report(
+                "message_queue_publish",
+                Failure::OverLimit(over_limit as c_int),
+            );
+        }
         Ok(0)
     })
 }
 
-/// Whether any subscriber is subscribed. Takes no lock.
+/// Whether any subscriber is subscribed. Takes no lock; allocates nothing.
 ///
 /// Returns false also if `mq` is NULL.
 ///

@@ -1,15 +1,15 @@
 //! `message_subscriber.h`: one consumer's queue of message references.
 
-use std::os::raw::{c_int, c_void};
+use std::os::raw::c_int;
 use std::ptr;
 
+use super::blocking_queue::message_release_t;
 use super::handle::{into_handle, take_handle, Handle};
-use super::mailbox_message::mailbox_message;
-use super::{call, handle_arg, millis, Failure};
-use crate::core::blocking_queue::Pop;
-use crate::core::message::Shared;
+use super::mailbox_message::{mailbox_message, ForeignMessage};
+use super::{call, handle_arg, millis, Arg, Failure};
+use crate::core::blocking_queue::{Pop, PushError};
+use crate::core::shared::Shared;
 use crate::core::subscriber::{Subscriber, SubscriberOptions};
-use crate::foreign::ForeignMessage;
 
 /// A subscriber (opaque).
 pub struct message_subscriber {
@@ -27,11 +27,12 @@ impl Handle for message_subscriber {
 /// (negative: forever). `release` is accepted for compatibility and unused:
 /// pending messages are always dropped with `mailbox_message_unref`.
 ///
-/// Returns the subscriber (free it with `message_subscriber_destroy`).
+/// Returns the subscriber (free it with `message_subscriber_destroy`), or
+/// NULL when memory runs out.
 #[no_mangle]
 pub extern "C" fn message_subscriber_create(
     timeout: i64,
-    release: Option<unsafe extern "C" fn(*mut c_void)>,
+    release: message_release_t,
 ) -> *mut message_subscriber {
     let _ = release;
     call("message_subscriber_create", ptr::null_mut(), || {
@@ -39,13 +40,17 @@ pub extern "C" fn message_subscriber_create(
             timeout: millis(timeout),
             ..SubscriberOptions::default()
         };
-        Ok(into_handle::<message_subscriber>(Subscriber::new(options)))
+        Ok(into_handle::<message_subscriber>(Subscriber::new(
+            options,
+        )?)?)
     })
 }
 
 /// Drops every pending message (with `mailbox_message_unref`) and makes
 /// every later pop return 0 with `*msg == NULL`, at once and every time.
-/// NULL is a no-op.
+/// NULL is a no-op. Allocates nothing. A message's release function run
+/// here may call any function of the library except destroying this
+/// subscriber.
 ///
 /// # Safety
 /// `sub` is NULL or a live subscriber.
@@ -61,6 +66,7 @@ pub unsafe extern "C" fn message_subscriber_shutdown(sub: *mut message_subscribe
 
 /// Drops what is still queued and frees the subscriber. A subscriber still
 /// subscribed to a message queue is detached from it first. NULL is a no-op.
+/// Allocates nothing.
 ///
 /// # Safety
 /// `sub` is NULL or a live subscriber, not used again afterwards.
@@ -77,7 +83,10 @@ pub unsafe extern "C" fn message_subscriber_destroy(sub: *mut message_subscriber
 /// Queues a reference to `msg`: the subscriber takes its own reference, the
 /// caller keeps theirs.
 ///
-/// Returns 0, or -1 if an argument is NULL or the subscriber is shut down.
+/// Returns 0, or -1 if an argument is NULL, the subscriber is shut down, or
+/// it cannot grow (out of memory); on -1 the subscriber took no reference.
+/// A bounded subscriber (see `mailbox_set_subscriber_capacity`) that is
+/// full drops its oldest message to make room.
 ///
 /// # Safety
 /// `sub` is NULL or a live subscriber; `msg` is NULL or a message the
@@ -91,13 +100,14 @@ pub unsafe extern "C" fn message_subscriber_push(
         let sub = handle_arg!(sub);
         // SAFETY: per this function's contract, the caller's reference keeps
         // a non-NULL `msg` alive for the call.
-        let msg = unsafe { ForeignMessage::borrow_raw(msg) }.ok_or_else(|| Failure::null("msg"))?;
-        let copy = msg
-            .share()
-            .ok_or_else(|| Failure::error("reference count overflow"))?;
-        sub.push(copy)
-            .map_err(|_| Failure::error("subscriber is shut down"))?;
-        Ok(0)
+        let msg = unsafe { ForeignMessage::borrow_raw(msg) }.ok_or(Failure::Null(Arg::msg))?;
+        let copy = msg.share().ok_or(Failure::ReferenceLimit)?;
+        match sub.push(copy) {
+            Ok(()) => Ok(0),
+            // The copy goes back (not the last reference: the caller's is).
+            Err(PushError::Closed(_)) => Err(Failure::SubscriberShutDown),
+            Err(PushError::OutOfMemory(_)) => Err(Failure::OutOfMemory),
+        }
     })
 }
 
@@ -106,7 +116,7 @@ pub unsafe extern "C" fn message_subscriber_push(
 ///
 /// Returns 0 with a message; 0 with `*msg == NULL` once the subscriber is
 /// shut down; `ETIMEDOUT` when the timeout passed (`*msg` untouched); -1 if
-/// an argument is NULL.
+/// an argument is NULL. Allocates nothing.
 ///
 /// # Safety
 /// `sub` is NULL or a live subscriber; `msg` is NULL or writable.
@@ -118,7 +128,7 @@ pub unsafe extern "C" fn message_subscriber_pop(
     call("message_subscriber_pop", -1, || {
         let sub = handle_arg!(sub);
         if msg.is_null() {
-            return Err(Failure::null("msg"));
+            return Err(Failure::Null(Arg::msg));
         }
         let popped = match sub.pop() {
             Pop::Item(message) => message.into_raw(),

@@ -1,6 +1,7 @@
-//! The C ABI, one module per header. Every export has the same shape: check
-//! and convert its pointers, call the core, map the result. `call` wraps
-//! each body: it contains panics and logs failures, one line each.
+//! The C ABI, one module per header, each owning the C types of its header
+//! and their conversions. Every export has the same shape: check and
+//! convert its pointers, call the core, map the result. [`call`] wraps each
+//! body: it contains panics and logs failures, one line each.
 
 pub mod blocking_queue;
 pub mod isula_mailbox;
@@ -13,48 +14,116 @@ pub(crate) mod handle;
 #[cfg(test)]
 mod tests;
 
-use std::borrow::Cow;
+use std::any::Any;
+use std::fmt;
+use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
-/// Why an export returns its failure value; logged as
-/// `<function>: <what>`. Boxed, so that an export's `Result` fits in two
-/// registers and its success path needs no stack frame: failures are cold.
-pub(crate) struct Failure(Box<(log::Level, Cow<'static, str>)>);
+use log::Level;
+
+use crate::core::oom::OutOfMemory;
+use crate::core::topics::TopicError;
+
+/// Why an export returns its failure value, logged as
+/// `<function>: <failure>`. Eight bytes and no heap: an export's `Result`
+/// fits in two registers (its success path needs no stack frame), and a
+/// failure can be reported when memory has run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// A NULL argument.
+    Null(Arg),
+    /// An allocation failed; nothing changed.
+    OutOfMemory,
+    /// A message already has `INT_MAX` references.
+    ReferenceLimit,
+    /// The subscriber is shut down.
+    SubscriberShutDown,
+    /// The message queue is shut down.
+    QueueShutDown,
+    /// Unsubscribing a subscriber of another queue (ignored).
+    NotSubscribedHere,
+    /// A topic call failed.
+    Topic(TopicError, c_int),
+    /// Unregistering a topic that is not registered: the daemon does it at
+    /// every shutdown when pod events are off.
+    UnregisterUnregistered(c_int),
+    /// Unsubscribing from a topic unregistered meanwhile: a stream ending
+    /// during the daemon's shutdown does it (unregistering detached it).
+    UnsubscribeUnregistered(c_int),
+    /// A log level outside `mailbox_log_level`.
+    InvalidLevel(c_int),
+    /// This many deliveries of a publish were dropped at the reference
+    /// limit (the publish itself went through).
+    OverLimit(c_int),
+}
+
+/// The arguments that may be NULL, named as in the headers.
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Arg {
+    queue,
+    data,
+    p,
+    sub,
+    msg,
+    mq,
+    generator,
+    out,
+}
 
 impl Failure {
-    #[cold]
-    #[inline(never)]
-    fn new(level: log::Level, what: Cow<'static, str>) -> Self {
-        Failure(Box::new((level, what)))
+    fn level(self) -> Level {
+        match self {
+            Failure::NotSubscribedHere | Failure::Topic(TopicError::NotSubscribed, _) => {
+                Level::Warn
+            }
+            Failure::UnregisterUnregistered(_) | Failure::UnsubscribeUnregistered(_) => Level::Info,
+            _ => Level::Error,
+        }
     }
+}
 
-    /// A NULL argument.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn null(argument: &'static str) -> Self {
-        Self::error(format!("{argument} is NULL"))
+impl From<OutOfMemory> for Failure {
+    fn from(_: OutOfMemory) -> Self {
+        Failure::OutOfMemory
     }
+}
 
-    /// Bad input or a refused operation.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn error(what: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(log::Level::Error, what.into())
-    }
-
-    /// Nothing to do, as expected in some normal flows; not shown by default.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn info(what: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(log::Level::Info, what.into())
-    }
-
-    /// A harmless misuse, ignored.
-    #[cold]
-    #[inline(never)]
-    pub(crate) fn warn(what: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(log::Level::Warn, what.into())
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Failure::Null(arg) => write!(f, "{arg:?} is NULL"),
+            Failure::OutOfMemory => f.write_str("out of memory"),
+            Failure::ReferenceLimit => f.write_str("reference count overflow"),
+            Failure::SubscriberShutDown => f.write_str("subscriber is shut down"),
+            Failure::QueueShutDown => f.write_str("message queue is shut down"),
+            Failure::NotSubscribedHere => f.write_str("subscriber is not subscribed to this queue"),
+            Failure::Topic(error, topic) => match error {
+                TopicError::Invalid => write!(f, "invalid topic {topic}"),
+                TopicError::NotRegistered => write!(f, "topic {topic} is not registered"),
+                TopicError::AlreadyRegistered => {
+                    write!(f, "topic {topic} is already registered")
+                }
+                TopicError::Sync => write!(f, "topic {topic} is synchronous"),
+                TopicError::NotSubscribed => {
+                    write!(f, "subscriber is not subscribed to topic {topic}")
+                }
+                TopicError::EventType => {
+                    write!(f, "topic {topic} makes events of another type")
+                }
+                TopicError::OutOfMemory => f.write_str("out of memory"),
+            },
+            Failure::UnregisterUnregistered(topic) => write!(f, "topic {topic} was not registered"),
+            Failure::UnsubscribeUnregistered(topic) => {
+                write!(f, "topic {topic} is not registered any more")
+            }
+            Failure::InvalidLevel(level) => write!(f, "invalid max_level {level}"),
+            Failure::OverLimit(deliveries) => write!(
+                f,
+                "message reference limit reached, {deliveries} deliveries dropped"
+            ),
+        }
     }
 }
 
@@ -88,21 +157,37 @@ pub(crate) fn call<R>(
 /// every export stays small.
 #[cold]
 #[inline(never)]
-fn report(function: &'static str, failure: Failure) {
-    let (level, what) = *failure.0;
-    crate::logging::ensure_installed();
-    log::log!(level, "{function}: {what}");
+pub(crate) fn report(function: &'static str, failure: Failure) {
+    // A logger the host installed may panic: that must not reach C either.
+    contain(|| {
+        crate::logging::ensure_installed();
+        log::log!(failure.level(), "{function}: {failure}");
+    });
 }
 
 #[cold]
 #[inline(never)]
-fn report_panic(function: &'static str, panic: Box<dyn std::any::Any + Send>) {
-    let reason = panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("unknown");
-    log_error!("{function}: internal error contained (panic: {reason})");
+fn report_panic(function: &'static str, panic: Box<dyn Any + Send>) {
+    contain(|| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown");
+        log_error!("{function}: internal error contained (panic: {reason})");
+    });
+    // Dropped inside a boundary too: a payload whose `Drop` panics would
+    // otherwise unwind from here into C.
+    contain(move || drop(panic));
+}
+
+/// Runs `f`, stopping any panic there. The payload of such a panic is
+/// forgotten rather than dropped (its `Drop` could panic in turn): a few
+/// bytes, only when a logger or a payload misbehaves.
+fn contain(f: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+        std::mem::forget(payload);
+    }
 }
 
 /// A C timeout in milliseconds: negative means forever (`None`).
@@ -118,7 +203,7 @@ macro_rules! handle_arg {
         // library's constructor for its type and not yet destroyed; NULL is
         // checked by `borrow`. That is the contract of every C function here.
         unsafe { $crate::ffi::handle::borrow($ptr) }
-            .ok_or_else(|| $crate::ffi::Failure::null(stringify!($ptr)))?
+            .ok_or($crate::ffi::Failure::Null($crate::ffi::Arg::$ptr))?
     };
 }
 pub(crate) use handle_arg;

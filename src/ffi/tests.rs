@@ -12,13 +12,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::blocking_queue::*;
 use super::isula_mailbox::*;
 use super::mailbox::*;
+use super::mailbox_message::REF_LIMIT;
 use super::mailbox_message::*;
 use super::message_queue::*;
 use super::message_subscriber::*;
-use crate::foreign::ForeignMessage;
 
 thread_local! {
     static ARMED: Cell<Option<&'static str>> = const { Cell::new(None) };
+    /// Whether the armed panic carries a payload whose `Drop` panics too.
+    static NASTY_PAYLOAD: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Makes this thread's next call of `function` panic inside its boundary.
@@ -26,12 +28,37 @@ fn arm(function: &'static str) {
     ARMED.with(|armed| armed.set(Some(function)));
 }
 
+/// A panic payload that panics again when dropped.
+struct PanicsOnDrop;
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        panic!("the panic payload's Drop panics");
+    }
+}
+
 /// Called by `ffi::call` in test builds.
 pub(super) fn panic_if_armed(function: &'static str) {
     if ARMED.with(|armed| armed.get()) == Some(function) {
         ARMED.with(|armed| armed.set(None));
+        if NASTY_PAYLOAD.take() {
+            std::panic::panic_any(PanicsOnDrop);
+        }
         panic!("fault injected into {function}");
     }
+}
+
+/// Reporting a contained panic must not let a second one out: a payload
+/// whose `Drop` panics would unwind into C (an abort since Rust 1.81).
+#[test]
+fn a_panic_payload_that_panics_when_dropped_is_contained() {
+    NASTY_PAYLOAD.set(true);
+    arm("mailbox_message_create");
+    assert!(mailbox_message_create(ptr::null_mut(), None).is_null());
+    let message = mailbox_message_create(ptr::null_mut(), None);
+    assert!(!message.is_null(), "works after");
+    // SAFETY: made just above; our one reference.
+    unsafe { mailbox_message_unref(message) };
 }
 
 const TOPIC: RawTopic = RawTopic(mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as i32);
@@ -73,7 +100,7 @@ fn a_panic_inside_any_export_returns_its_failure_value() {
             blocking_queue_create(0, None)
         }
         .is_null());
-        check!(blocking_queue_push(queue, 1 as *mut c_void) => -1, then 0);
+        check!(blocking_queue_push(queue, ptr::dangling_mut()) => -1, then 0);
         check!(blocking_queue_pop(queue, &mut out) => -1, then 0);
         check!(blocking_queue_clear(queue) => (), then ());
 
@@ -160,17 +187,21 @@ unsafe extern "C" fn count_destroy(_data: *mut c_void) {
 
 #[test]
 fn ref_at_the_limit_fails_and_changes_nothing() {
+    // INT_MAX real references would take minutes: the limit is lowered to
+    // 3 for this thread, the same check.
+    REF_LIMIT.set(3);
     // SAFETY: `message` is live and ours throughout; one reference each.
     unsafe {
         let message = mailbox_message_create(ptr::null_mut(), Some(count_destroy));
-        let block = ForeignMessage::borrow_raw(message).unwrap();
-        block.set_ref_count(ForeignMessage::MAX_REFS);
-        assert_eq!(mailbox_message_ref(message), -1);
-        assert_eq!(block.ref_count(), ForeignMessage::MAX_REFS);
-        block.set_ref_count(ForeignMessage::MAX_REFS - 1);
         assert_eq!(mailbox_message_ref(message), 0);
-        block.set_ref_count(1);
+        assert_eq!(mailbox_message_ref(message), 0);
+        assert_eq!(mailbox_message_ref(message), -1, "a fourth is refused");
         mailbox_message_unref(message);
+        assert_eq!(mailbox_message_ref(message), 0, "room again");
+        for _ in 0..3 {
+            mailbox_message_unref(message);
+        }
         assert_eq!(DESTROYED.load(Ordering::SeqCst), 1);
     }
+    REF_LIMIT.set(usize::MAX);
 }

@@ -38,6 +38,10 @@ impl SharedEvent {
     }
 }
 
+// SAFETY: interop.c's generator returns a malloc'd `shared_event`, whose
+// layout this is, and its release frees it.
+unsafe impl isula_mailbox::ForeignEvent for SharedEvent {}
+
 extern "C" {
     pub fn c_register() -> c_int;
     pub fn c_publish(container_id: *const c_char, r#type: c_int);

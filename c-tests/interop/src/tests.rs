@@ -20,8 +20,7 @@ const SECOND: Duration = Duration::from_secs(1);
 fn a_c_publisher_reaches_a_rust_subscriber() {
     let _topic = TOPIC.lock().unwrap();
     // SAFETY (whole test): the C functions take and return what interop.h
-    // says; the subscription's events are `shared_event`s, which the C
-    // generator makes and its release frees.
+    // says.
     unsafe {
         assert_eq!(c_register(), 0);
         // A C registrant did not say what it makes: a typed subscribe is refused.

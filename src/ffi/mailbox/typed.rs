@@ -1,0 +1,207 @@
+//! The topics as the Rust API sees them: what a topic's publishers pass
+//! (read through the C layout of `mailbox.h`, which C publishers pass too)
+//! and what its subscribers receive. Everything that reads C data or
+//! asserts a type lives here, so that the API itself needs no `unsafe`.
+
+use std::any::TypeId;
+use std::ffi::CStr;
+use std::marker::PhantomData;
+use std::os::raw::c_int;
+
+use super::{
+    cri_container_message_t, cri_container_message_type, mailbox, publish, RawInput, RawMessageType,
+};
+use crate::core::subscriber::Subscriber;
+use crate::core::topics::{Delivery, Expected, Published, TopicError};
+use crate::ffi::handle::try_box;
+use crate::ffi::mailbox_message::{EventsAre, ForeignMessage};
+use crate::ffi::{report, Failure};
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// What a topic carries: the type its publishers pass, by reference, for
+/// the duration of the publish. Each topic of the C enum `mailbox_topic`
+/// has one; the input has the layout C publishers of the topic pass.
+pub trait TopicKind: sealed::Sealed + 'static {
+    /// What publishers pass to the topic's generator.
+    type Input<'a>;
+}
+
+/// The kind of topic `MAILBOX_TOPIC_CRI_CONTAINER` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CriContainer {}
+
+impl sealed::Sealed for CriContainer {}
+
+impl TopicKind for CriContainer {
+    type Input<'a> = ContainerMessage<'a>;
+}
+
+/// What happened to a container. `kind as c_int` is the C value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(i32)]
+pub enum ContainerEventKind {
+    /// `CRI_CONTAINER_MESSAGE_TYPE_CREATED`
+    Created = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_CREATED as i32,
+    /// `CRI_CONTAINER_MESSAGE_TYPE_STARTED`
+    Started = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_STARTED as i32,
+    /// `CRI_CONTAINER_MESSAGE_TYPE_STOPPED`
+    Stopped = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_STOPPED as i32,
+    /// `CRI_CONTAINER_MESSAGE_TYPE_DELETED`
+    Deleted = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_DELETED as i32,
+}
+
+impl ContainerEventKind {
+    /// Every kind, in lifecycle order.
+    pub const ALL: [ContainerEventKind; 4] = [
+        ContainerEventKind::Created,
+        ContainerEventKind::Started,
+        ContainerEventKind::Stopped,
+        ContainerEventKind::Deleted,
+    ];
+
+    /// The kind a C value stands for; `None` for anything else.
+    pub fn from_c(value: c_int) -> Option<Self> {
+        ContainerEventKind::ALL
+            .into_iter()
+            .find(|&kind| kind as c_int == value)
+    }
+}
+
+/// One container event as published on `CRI_CONTAINER`: laid out as the
+/// daemon's `cri_container_message_t`, which C publishers pass, borrowing
+/// the two ids for the publish.
+///
+/// ```
+/// use isula_mailbox::{ContainerEventKind, ContainerMessage};
+///
+/// let message = ContainerMessage::new(c"c1", c"pod1", ContainerEventKind::Started);
+/// assert_eq!(message.container_id(), Some(c"c1"));
+/// assert_eq!(message.kind(), Some(ContainerEventKind::Started));
+/// ```
+#[repr(transparent)]
+pub struct ContainerMessage<'a> {
+    raw: cri_container_message_t,
+    ids: PhantomData<&'a CStr>,
+}
+
+impl<'a> ContainerMessage<'a> {
+    /// The event `kind` of container `container_id` in sandbox `sandbox_id`.
+    pub fn new(container_id: &'a CStr, sandbox_id: &'a CStr, kind: ContainerEventKind) -> Self {
+        ContainerMessage {
+            raw: cri_container_message_t {
+                container_id: container_id.as_ptr(),
+                sandbox_id: sandbox_id.as_ptr(),
+                r#type: RawMessageType(kind as c_int),
+            },
+            ids: PhantomData,
+        }
+    }
+
+    /// The container's id; `None` if a C publisher passed NULL.
+    pub fn container_id(&self) -> Option<&CStr> {
+        // SAFETY: the pointer is NULL or a C string valid while the message
+        // is borrowed: `new` takes it from a `&'a CStr`, and C publishers
+        // pass a stack message with live strings for the call, the topic's
+        // convention.
+        (!self.raw.container_id.is_null()).then(|| unsafe { CStr::from_ptr(self.raw.container_id) })
+    }
+
+    /// The sandbox's id; `None` if a C publisher passed NULL.
+    pub fn sandbox_id(&self) -> Option<&CStr> {
+        // SAFETY: as `container_id`.
+        (!self.raw.sandbox_id.is_null()).then(|| unsafe { CStr::from_ptr(self.raw.sandbox_id) })
+    }
+
+    /// What happened; `None` if a C publisher passed a value outside the enum.
+    pub fn kind(&self) -> Option<ContainerEventKind> {
+        ContainerEventKind::from_c(self.raw.r#type.0)
+    }
+}
+
+/// The events a C generator makes, as Rust subscribers read them.
+///
+/// # Safety
+/// Implement it only for a type whose every value a C generator of a topic
+/// subscribed to with it returns is valid as `Self` for as long as the
+/// message lives: the `#[repr(C)]` layout of what the generator returns (or
+/// an opaque type used only through `Event::as_ptr`), which the topic's
+/// release function frees. A Rust registrant's events are checked instead.
+pub unsafe trait ForeignEvent: Send + Sync + 'static {}
+
+impl RawInput {
+    /// What a Rust publisher passes.
+    fn of<I>(input: &I) -> Self {
+        RawInput((input as *const I).cast_mut().cast())
+    }
+}
+
+/// Registers topic `index` (of kind `K`) as asynchronous, with a Rust
+/// generator of `E`s: each becomes a message whose data is a boxed `E`.
+pub(crate) fn register<K, E, G>(index: usize, generator: G) -> Result<(), TopicError>
+where
+    K: TopicKind,
+    E: Send + Sync + 'static,
+    G: for<'a> Fn(&K::Input<'a>) -> Option<E> + Send + Sync + 'static,
+{
+    let generate = try_box(move |input: RawInput| {
+        // SAFETY: every publisher of this topic passes its input type,
+        // valid for the publish: Rust ones by `publish` below, C ones by
+        // the topic's convention (the one C generators rely on too).
+        match unsafe { input.0.cast::<K::Input<'_>>().as_ref() } {
+            Some(input) => ForeignMessage::make_boxed(|| generator(input)),
+            None => Ok(None),
+        }
+    })?;
+    mailbox().register(index, generate, Delivery::Async, Some(TypeId::of::<E>()))
+}
+
+/// Registers topic `index` (of kind `K`) as synchronous: `handler` runs in
+/// the publishing thread.
+pub(crate) fn register_handler<K, H>(index: usize, handler: H) -> Result<(), TopicError>
+where
+    K: TopicKind,
+    H: for<'a> Fn(&K::Input<'a>) + Send + Sync + 'static,
+{
+    let generate = try_box(move |input: RawInput| {
+        // SAFETY: as in `register`.
+        if let Some(input) = unsafe { input.0.cast::<K::Input<'_>>().as_ref() } {
+            handler(input);
+        }
+        Ok(None)
+    })?;
+    mailbox().register(index, generate, Delivery::Sync, None)
+}
+
+/// Publishes `input` on topic `index` (of kind `K`), as `mailbox_publish`.
+pub(crate) fn publish_input<K: TopicKind>(index: usize, input: &K::Input<'_>) {
+    match publish(index, RawInput::of(input)) {
+        Ok(Published::OutOfMemory) => report("Topic::publish", Failure::OutOfMemory),
+        Ok(Published::Done { over_limit }) if over_limit > 0 => {
+            report("Topic::publish", Failure::OverLimit(over_limit as c_int))
+        }
+        _ => {}
+    }
+}
+
+/// A subscriber of topic `index`, whose registrant makes `E`s.
+pub(crate) fn subscribe<E: Send + Sync + 'static>(
+    index: usize,
+) -> Result<(Subscriber<ForeignMessage>, EventsAre<E>), TopicError> {
+    let subscriber = mailbox().subscribe(index, Expected::Exactly(TypeId::of::<E>()))?;
+    // SAFETY: the registrant is a Rust one of `E`s (the type was checked),
+    // whose generator boxes each `E` as its message's data (`register`).
+    Ok((subscriber, unsafe { EventsAre::new_unchecked() }))
+}
+
+/// A subscriber of topic `index`, whose C registrant makes `E`s.
+pub(crate) fn subscribe_foreign<E: ForeignEvent>(
+    index: usize,
+) -> Result<(Subscriber<ForeignMessage>, EventsAre<E>), TopicError> {
+    let subscriber = mailbox().subscribe(index, Expected::ExactlyOrUnsaid(TypeId::of::<E>()))?;
+    // SAFETY: a Rust registrant makes `E`s (the type was checked); a C one
+    // makes what `E: ForeignEvent` promises is a valid `E`.
+    Ok((subscriber, unsafe { EventsAre::new_unchecked() }))
+}
