@@ -4,7 +4,9 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use super::sync::{Condvar, Mutex};
+use std::sync::atomic::Ordering::Relaxed;
+
+use super::sync::{yield_now, AtomicBool, Backoff, Condvar, Mutex, MutexGuard};
 
 /// What [`BlockingQueue::pop`] got.
 #[derive(Debug, PartialEq, Eq)]
@@ -41,11 +43,14 @@ impl<T> PushError<T> {
 /// passes (on the monotonic clock; spurious wake-ups neither cut nor restart
 /// the wait) or the queue is closed.
 ///
-/// A waiting pop first takes [`NAPS`] short naps of [`NAP`], during which a
-/// push does not wake it (it looks again when the nap ends), and only then
-/// sleeps until a push wakes it. During a burst, consumers so drain batches
-/// instead of one item per wake-up, and producers make no wake-up system
-/// call; an item pushed during a nap waits for the nap to end.
+/// How a pop waits: it first spins a few microseconds (backing off, and
+/// yielding its CPU towards the end, as crossbeam-channel's receivers do),
+/// watching a flag the pushes set, so that a hand-off that comes quickly
+/// costs no system call on either side. Then it registers as a sleeper and
+/// parks on a condition variable; a push wakes one sleeper at once, and
+/// makes no system call when none sleeps. Under a burst, consumers drain
+/// whatever they find when they run: batching comes from that, never from
+/// ignoring a wake-up.
 ///
 /// ```
 /// use std::time::Duration;
@@ -61,22 +66,36 @@ impl<T> PushError<T> {
 pub struct BlockingQueue<T> {
     state: Mutex<State<T>>,
     not_empty: Condvar,
+    /// Whether a pop would find something (an item, or the queue closed):
+    /// written under the lock, read without it by spinning pops. A hint:
+    /// what the pop then finds under the lock decides.
+    ready: AtomicBool,
 }
 
 struct State<T> {
     items: VecDeque<T>,
     closed: bool,
-    /// Pops past their naps: a push must wake one of them.
+    /// Pops parked on `not_empty`.
     sleepers: usize,
+    /// Wake-ups sent to sleepers that have not run yet. A push wakes a
+    /// sleeper only if one is left unwoken: while a woken consumer is on
+    /// its way, later pushes make no system call, and it finds them all
+    /// when it runs.
+    waking: usize,
+    /// Whether the last wait ended with nothing pushed for a whole timeout:
+    /// the next pop parks at once (an idle stream polling for cancellation
+    /// spins for nothing). Cleared by a push.
+    idle: bool,
 }
 
-/// How long a nap lasts.
-pub const NAP: Duration = Duration::from_micros(50);
+/// How many rounds a waiting pop spins before it yields: `Backoff::spin`
+/// doubles each round, 127 spin-loop hints in all (a few microseconds).
+const SPINS: u32 = 7;
 
-/// How many naps a waiting pop takes before it needs a push to wake it.
-/// None under loom, which has no clock: a timed wait there is an untimed
-/// one, and only a sleeper is woken.
-pub const NAPS: u32 = if cfg!(loom) { 0 } else { 4 };
+/// How long a waiting pop then yields before it parks: about two futex
+/// wake-ups on a VM, so that a hand-off that comes back within that costs
+/// no wake-up.
+const YIELDING: Duration = Duration::from_micros(50);
 
 /// Buffers at least this large are given back to the allocator once the
 /// queue drains, so one burst does not pin its peak memory forever.
@@ -90,8 +109,11 @@ impl<T> BlockingQueue<T> {
                 items: VecDeque::new(),
                 closed: false,
                 sleepers: 0,
+                waking: 0,
+                idle: false,
             }),
             not_empty: Condvar::new(),
+            ready: AtomicBool::new(false),
         }
     }
 
@@ -133,8 +155,13 @@ impl<T> BlockingQueue<T> {
         Ok(evicted)
     }
 
-    fn wake_one(&self, state: super::sync::MutexGuard<'_, State<T>>) {
-        let wake = state.sleepers > 0;
+    fn wake_one(&self, mut state: MutexGuard<'_, State<T>>) {
+        self.ready.store(true, Relaxed);
+        state.idle = false;
+        let wake = state.sleepers > state.waking;
+        if wake {
+            state.waking += 1;
+        }
         drop(state);
         if wake {
             self.not_empty.notify_one();
@@ -147,11 +174,14 @@ impl<T> BlockingQueue<T> {
         let mut state = self.state.lock();
         // Read the clock only once the queue is found empty.
         let mut deadline: Option<Option<Instant>> = None;
-        let mut naps = NAPS;
+        let mut waited = false;
         loop {
             if let Some(item) = state.items.pop_front() {
-                if state.items.is_empty() && state.items.capacity() > SHRINK_ABOVE {
-                    state.items = VecDeque::new();
+                if state.items.is_empty() {
+                    self.ready.store(state.closed, Relaxed);
+                    if state.items.capacity() > SHRINK_ABOVE {
+                        state.items = VecDeque::new();
+                    }
                 }
                 return Pop::Item(item);
             }
@@ -161,30 +191,57 @@ impl<T> BlockingQueue<T> {
             // A limit too large to add to the clock is as good as forever.
             let deadline = *deadline
                 .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
-            let now = Instant::now();
-            if deadline.is_some_and(|at| now >= at) {
+            if deadline.is_some_and(|at| Instant::now() >= at) {
+                // Only a wait that lasted counts: a zero limit is a poll.
+                state.idle |= waited;
                 return Pop::TimedOut;
             }
-            if naps > 0 {
-                naps -= 1;
-                let wake_at = now + NAP;
-                let wake_at = deadline.map_or(wake_at, |at| at.min(wake_at));
-                state = self.not_empty.wait_until(state, wake_at);
+            if !waited && !state.idle {
+                waited = true;
+                drop(state);
+                self.spin_until_ready();
+                state = self.state.lock();
                 continue;
             }
+            waited = true;
             state.sleepers += 1;
             state = match deadline {
                 None => self.not_empty.wait(state),
                 Some(at) => self.not_empty.wait_until(state, at),
             };
+            // Woken, timed out or spurious: either way one sleeper fewer,
+            // and one wake-up fewer on its way (if any was).
             state.sleepers -= 1;
+            state.waking = state.waking.saturating_sub(1);
+        }
+    }
+
+    /// Waits a little for a push or a close without parking: spins a few
+    /// microseconds (`Backoff::spin`), then yields its CPU, for up to
+    /// [`YIELDING`], to whichever thread is runnable (the producer, most
+    /// likely: a yielding thread goes behind the others). A consumer that
+    /// keeps up with its producer so takes its items without either making
+    /// a system call, and a burst reaches it in batches.
+    fn spin_until_ready(&self) {
+        let backoff = Backoff::new();
+        for _ in 0..SPINS {
+            if self.ready.load(Relaxed) {
+                return;
+            }
+            backoff.spin();
+        }
+        let until = Instant::now() + YIELDING;
+        while !self.ready.load(Relaxed) && Instant::now() < until {
+            yield_now();
         }
     }
 
     /// Removes every queued item and hands them to the caller, in order, so
     /// they can be disposed of without holding the queue's lock.
     pub fn take_all(&self) -> VecDeque<T> {
-        std::mem::take(&mut self.state.lock().items)
+        let mut state = self.state.lock();
+        self.ready.store(state.closed, Relaxed);
+        std::mem::take(&mut state.items)
     }
 
     /// Closes the queue: every waiting and later `pop` returns
@@ -193,6 +250,8 @@ impl<T> BlockingQueue<T> {
     pub fn close(&self) -> VecDeque<T> {
         let mut state = self.state.lock();
         state.closed = true;
+        state.waking = state.sleepers;
+        self.ready.store(true, Relaxed);
         let items = std::mem::take(&mut state.items);
         drop(state);
         self.not_empty.notify_all();

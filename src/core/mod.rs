@@ -9,6 +9,7 @@
 //! - [`topics`]: the table of topics publishers and subscribers meet at.
 //! - [`counters`]: what a message queue has done, for stats.
 //! - [`shared`]: the trait of the messages the queues deliver.
+//! - [`refcount`]: the counting behind a message freed by hand.
 //! - [`oom`]: the error of a call whose allocation failed.
 //!
 //! Every allocation the core makes can fail without aborting: queues grow
@@ -26,6 +27,7 @@ pub mod counters;
 mod members;
 pub mod message_queue;
 pub mod oom;
+pub mod refcount;
 pub mod shared;
 pub mod subscriber;
 pub(crate) mod sync;

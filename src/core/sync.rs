@@ -11,6 +11,7 @@
 //!   publish in turn while its topic is held for reading; std's readers
 //!   queue behind a waiting writer, which would deadlock there).
 //! - `Arc`: triomphe's, the one stable `Arc` whose constructor can fail.
+//! - `Backoff`: crossbeam's, for the bounded spin of a waiting pop.
 //!
 //! Under loom, time does not exist: a timed wait is an untimed one, which
 //! the models only use where a notification is sure to come.
@@ -28,9 +29,11 @@ mod real {
 
     use crate::core::oom::OutOfMemory;
 
+    pub(crate) use crossbeam_utils::Backoff;
     pub(crate) use parking_lot::RwLock;
-    pub(crate) use std::sync::atomic::AtomicBool;
+    pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use std::sync::MutexGuard;
+    pub(crate) use std::thread::yield_now;
     pub(crate) use triomphe::Arc;
 
     /// Shared state, or [`OutOfMemory`] instead of an abort.
@@ -95,8 +98,25 @@ mod model {
 
     use crate::core::oom::OutOfMemory;
 
-    pub(crate) use loom::sync::atomic::AtomicBool;
+    pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use loom::sync::MutexGuard;
+    pub(crate) use loom::thread::yield_now;
+
+    /// A spin that lets the other threads run once: loom explores what
+    /// happens meanwhile (a spin it cannot see would be one step).
+    pub(crate) struct Backoff(std::cell::Cell<bool>);
+
+    impl Backoff {
+        pub(crate) fn new() -> Self {
+            Backoff(std::cell::Cell::new(false))
+        }
+
+        pub(crate) fn spin(&self) {
+            if !self.0.replace(true) {
+                loom::thread::yield_now();
+            }
+        }
+    }
 
     /// loom's `Arc` behind triomphe's API, the part the core uses.
     pub(crate) struct Arc<T>(loom::sync::Arc<T>);

@@ -6,14 +6,13 @@ use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::ops::Deref;
 use std::os::raw::{c_int, c_void};
-use std::ptr;
-
-use triomphe::{Arc, UniqueArc};
+use std::ptr::{self, NonNull};
 
 use super::blocking_queue::message_release_t;
 use super::handle::try_box;
 use super::{call, Arg, Failure};
 use crate::core::oom::OutOfMemory;
+use crate::core::refcount::RefCount;
 use crate::core::shared::Shared;
 
 /// A reference-counted message. Only `data` is public: the daemon reads
@@ -27,59 +26,53 @@ pub struct mailbox_message {
 
 /// The block behind a `mailbox_message *`: `#[repr(C)]` with the public
 /// header first, so a pointer to the block is a valid `mailbox_message *`
-/// whose `data` the daemon reads directly.
+/// whose `data` the daemon reads directly. 24 bytes.
 #[repr(C)]
 struct MessageBlock {
     header: mailbox_message,
+    refs: RefCount,
     destroy: message_release_t,
-}
-
-// SAFETY: the library never reads through `data`: it only hands it to
-// `destroy`, once, when the last reference goes, from whichever thread
-// that is. Handing messages from publishing to popping threads is what the
-// C API is for (the original did the same).
-unsafe impl Send for MessageBlock {}
-// SAFETY: shared references only read the two fields; see `Send`.
-unsafe impl Sync for MessageBlock {}
-
-impl Drop for MessageBlock {
-    fn drop(&mut self) {
-        if let Some(destroy) = self.destroy {
-            release(self.header.data, destroy);
-        }
-    }
 }
 
 /// One reference to a message from C: the daemon's `data` and the function
 /// that releases it when the last reference goes.
 ///
-/// The one message type of the library, and its one reference count:
-/// triomphe's `Arc`, because its constructor returns an error instead of
-/// aborting (std's `Arc::try_new` is unstable), and it has no weak count:
-/// the block is 24 bytes (count, data, destroy), which keeps a pending
-/// message within the 100-byte target.
-pub struct ForeignMessage(Arc<MessageBlock>);
+/// The one message type of the library, on the one reference count made
+/// for it ([`RefCount`]): a block allocated by hand can be allocated
+/// fallibly (std's `Arc` and `Box` have no stable fallible constructor),
+/// needs no weak count (24 bytes: a pending message stays within the
+/// 100-byte target), and costs one atomic per reference taken or given back
+/// with the limit the C API has (`INT_MAX`), checked in the same atomic.
+pub struct ForeignMessage {
+    block: NonNull<MessageBlock>,
+}
+
+// SAFETY: a reference only touches the block's atomic count and, once, the
+// release function. The library never reads through `data`: it only hands
+// it to `destroy`, once, when the last reference goes, from whichever
+// thread that is. Handing messages from publishing to popping threads is
+// what the C API is for (the original did the same).
+unsafe impl Send for ForeignMessage {}
+// SAFETY: `&ForeignMessage` only reads the block's fields and counts
+// atomically; see `Send`.
+unsafe impl Sync for ForeignMessage {}
 
 impl ForeignMessage {
     /// The most references one message may have, as the original's `INT_MAX`.
     pub const MAX_REFS: usize = i32::MAX as usize;
 
     /// A message around `data`, with one reference; `destroy` (if any)
-    /// releases `data` when the last reference goes.
+    /// releases `data` when the last reference goes. When memory runs out,
+    /// `data` stays its owner's (`destroy` is not called).
     pub fn new(data: *mut c_void, destroy: message_release_t) -> Result<Self, OutOfMemory> {
-        let mut block = Self::allocate(data)?;
-        block.destroy = destroy;
-        Ok(ForeignMessage(UniqueArc::shareable(block)))
-    }
-
-    /// A block around `data` that releases nothing yet: if the allocation
-    /// fails, `data` stays its owner's.
-    fn allocate(data: *mut c_void) -> Result<UniqueArc<MessageBlock>, OutOfMemory> {
-        UniqueArc::try_new(MessageBlock {
+        let block = try_box(MessageBlock {
             header: mailbox_message { data },
-            destroy: None,
+            refs: RefCount::new(),
+            destroy,
+        })?;
+        Ok(ForeignMessage {
+            block: NonNull::from(Box::leak(block)),
         })
-        .map_err(|_| OutOfMemory)
     }
 
     /// A message around what `make` returns, released by `destroy`. The
@@ -90,14 +83,20 @@ impl ForeignMessage {
         make: impl FnOnce() -> *mut c_void,
         destroy: message_release_t,
     ) -> Result<Option<Self>, OutOfMemory> {
-        let mut block = Self::allocate(ptr::null_mut())?;
-        let data = make();
-        if data.is_null() {
+        let mut block = try_box(MessageBlock {
+            header: mailbox_message {
+                data: ptr::null_mut(),
+            },
+            refs: RefCount::new(),
+            destroy,
+        })?;
+        block.header.data = make();
+        if block.header.data.is_null() {
             return Ok(None);
         }
-        block.header.data = data;
-        block.destroy = destroy;
-        Ok(Some(ForeignMessage(UniqueArc::shareable(block))))
+        Ok(Some(ForeignMessage {
+            block: NonNull::from(Box::leak(block)),
+        }))
     }
 
     /// A message whose data is what `make` returns, boxed, so that C
@@ -120,14 +119,22 @@ impl ForeignMessage {
         )
     }
 
+    fn block(&self) -> &MessageBlock {
+        // SAFETY: the block stays allocated while any reference exists, and
+        // this is one.
+        unsafe { self.block.as_ref() }
+    }
+
     /// The message's data.
     pub fn data(&self) -> *mut c_void {
-        self.0.header.data
+        self.block().header.data
     }
 
     /// Gives this reference to C as a `mailbox_message *`.
     pub fn into_raw(self) -> *mut mailbox_message {
-        Arc::into_raw(self.0).cast_mut().cast()
+        let raw = self.block.as_ptr().cast::<mailbox_message>();
+        std::mem::forget(self);
+        raw
     }
 
     /// Takes back the reference a `mailbox_message *` stands for.
@@ -136,9 +143,10 @@ impl ForeignMessage {
     /// `raw` is non-NULL, came from [`into_raw`](Self::into_raw), and the
     /// caller owns the reference it stands for, which this consumes.
     pub unsafe fn from_raw(raw: *mut mailbox_message) -> Self {
-        // SAFETY: per this function's contract, `raw` is the data pointer
-        // of a triomphe `Arc<MessageBlock>` given up by `into_raw`.
-        ForeignMessage(unsafe { Arc::from_raw(raw.cast_const().cast::<MessageBlock>()) })
+        ForeignMessage {
+            // SAFETY: non-NULL per this function's contract.
+            block: unsafe { NonNull::new_unchecked(raw.cast::<MessageBlock>()) },
+        }
     }
 
     /// Looks at the message behind a `mailbox_message *` without taking
@@ -148,22 +156,49 @@ impl ForeignMessage {
     /// A non-NULL `raw` came from [`into_raw`](Self::into_raw) and the
     /// caller holds the reference it stands for while the result is in use.
     pub unsafe fn borrow_raw(raw: *mut mailbox_message) -> Option<ManuallyDrop<Self>> {
-        // SAFETY: per this function's contract; `ManuallyDrop` keeps the
-        // caller's reference from being given up.
-        (!raw.is_null()).then(|| ManuallyDrop::new(unsafe { Self::from_raw(raw) }))
+        NonNull::new(raw.cast::<MessageBlock>())
+            .map(|block| ManuallyDrop::new(ForeignMessage { block }))
     }
 
-    /// Another reference, unless `limit` exist already. Checked and taken
-    /// in two steps, so threads racing at the limit may each take one: the
-    /// count overshoots by their number, far below where it could overflow.
+    /// Another reference, unless `limit` exist already.
     fn share_within(&self, limit: usize) -> Option<Self> {
-        (Arc::count(&self.0) < limit).then(|| ForeignMessage(Arc::clone(&self.0)))
+        // Lazily: a `ForeignMessage` made and dropped on refusal would give
+        // back a reference it never took.
+        self.block()
+            .refs
+            .acquire(limit)
+            .then(|| ForeignMessage { block: self.block })
     }
 
     /// How many references exist now.
     #[cfg(test)]
     pub(crate) fn ref_count(&self) -> usize {
-        Arc::count(&self.0)
+        self.block().refs.get()
+    }
+}
+
+impl Drop for ForeignMessage {
+    #[inline]
+    fn drop(&mut self) {
+        if self.block().refs.release() {
+            Self::free(self.block);
+        }
+    }
+}
+
+impl ForeignMessage {
+    /// Frees the block and releases the data: the last reference's work,
+    /// out of line so that giving back any other stays one atomic.
+    #[cold]
+    #[inline(never)]
+    fn free(block: NonNull<MessageBlock>) {
+        // SAFETY: this was the last reference (and `release` ordered every
+        // other holder's use of the block before this point): nobody else
+        // can reach the block, which `new` or `make` allocated as a `Box`.
+        let block = unsafe { Box::from_raw(block.as_ptr()) };
+        if let Some(destroy) = block.destroy {
+            release(block.header.data, destroy);
+        }
     }
 }
 
