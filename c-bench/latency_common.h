@@ -1,0 +1,185 @@
+/* Shared by the latency benchmarks (latency.c on the mailbox API,
+ * latency_glib.c on GLib's GAsyncQueue): the clock, the idle gap, the
+ * percentiles and the ping-pong driver, so that every implementation is
+ * measured by the same code. Header-only: each benchmark is one program. */
+#ifndef ISULA_MAILBOX_C_BENCH_LATENCY_COMMON_H
+#define ISULA_MAILBOX_C_BENCH_LATENCY_COMMON_H
+
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+/* Rounds measured per run, after WARMUP_ROUNDS unmeasured ones. */
+#define ROUNDS 4000
+#define WARMUP_ROUNDS 200
+
+static inline uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void die(const char *what)
+{
+    fprintf(stderr, "latency: %s\n", what);
+    exit(1);
+}
+
+/* Sleeps the idle gap between two rounds (nothing at all for 0). The
+ * kernel would stretch a 20 us sleep by the thread's timer slack (50 us by
+ * default), so the slack is 1 ns for this sleep only; the implementation's
+ * own waits keep the default slack, as in the daemon. Every implementation
+ * sleeps its gaps through this function. */
+static inline void sleep_gap(uint64_t gap_ns)
+{
+    if (gap_ns == 0) {
+        return;
+    }
+    struct timespec ts = { (time_t)(gap_ns / 1000000000u), (long)(gap_ns % 1000000000u) };
+    prctl(PR_SET_TIMERSLACK, 1UL, 0UL, 0UL, 0UL);
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR) {
+    }
+    prctl(PR_SET_TIMERSLACK, 0UL, 0UL, 0UL, 0UL); /* back to the default */
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile (0 < p <= 100) of n values; sorts them. */
+static inline uint64_t percentile(uint64_t *v, size_t n, double p)
+{
+    qsort(v, n, sizeof(*v), cmp_u64);
+    size_t rank = (size_t)((p / 100.0) * (double)n + 0.999999);
+    if (rank < 1) {
+        rank = 1;
+    }
+    return v[(rank > n ? n : rank) - 1];
+}
+
+/* Prints "NAME p50_ns p99_ns gap_p50_ns": the round trip's percentiles and
+ * the median gap actually slept (longer than nominal: wake-up and slack). */
+static inline void report(const char *name, uint64_t *lat, size_t n, uint64_t *gaps, size_t gaps_n)
+{
+    uint64_t p50 = percentile(lat, n, 50), p99 = percentile(lat, n, 99);
+    uint64_t gap = gaps_n ? percentile(gaps, gaps_n, 50) : 0;
+    printf("%s %llu %llu %llu\n", name, (unsigned long long)p50, (unsigned long long)p99,
+           (unsigned long long)gap);
+}
+
+/* --- ping-pong ------------------------------------------------------------
+ * Two queues; thread A (the caller) pushes a token on q1 and pops q2;
+ * thread B pops q1 and pushes the token back on q2. A measures the round
+ * trip and sleeps the gap before the next round. An implementation gives
+ * its queue as these four functions. */
+typedef struct {
+    void *(*create)(void);
+    void (*push)(void *queue, void *item);
+    void *(*pop)(void *queue); /* waits for an item */
+    void (*destroy)(void *queue);
+} pp_queue_ops;
+
+#define PP_TOKEN ((void *)(uintptr_t)1)
+#define PP_STOP ((void *)(uintptr_t)2)
+
+typedef struct {
+    const pp_queue_ops *ops;
+    void *q1, *q2;
+} pp_args;
+
+static void *pp_echo(void *arg)
+{
+    pp_args *a = (pp_args *)arg;
+    for (;;) {
+        void *item = a->ops->pop(a->q1);
+        if (item == PP_STOP) {
+            return NULL;
+        }
+        a->ops->push(a->q2, item);
+    }
+}
+
+static inline void pingpong(const char *name, const pp_queue_ops *ops, uint64_t gap_ns, size_t rounds)
+{
+    pp_args a = { ops, ops->create(), ops->create() };
+    uint64_t *lat = (uint64_t *)calloc(rounds, sizeof(uint64_t));
+    uint64_t *gaps = (uint64_t *)calloc(rounds, sizeof(uint64_t));
+    pthread_t echo;
+    if (lat == NULL || gaps == NULL || pthread_create(&echo, NULL, pp_echo, &a) != 0) {
+        die("ping-pong setup");
+    }
+    for (size_t i = 0; i < WARMUP_ROUNDS + rounds; i++) {
+        uint64_t slept = now_ns();
+        sleep_gap(gap_ns);
+        uint64_t start = now_ns();
+        ops->push(a.q1, PP_TOKEN);
+        if (ops->pop(a.q2) != PP_TOKEN) {
+            die("ping-pong: wrong item");
+        }
+        uint64_t end = now_ns();
+        if (i >= WARMUP_ROUNDS) {
+            lat[i - WARMUP_ROUNDS] = end - start;
+            gaps[i - WARMUP_ROUNDS] = start - slept;
+        }
+    }
+    ops->push(a.q1, PP_STOP);
+    pthread_join(echo, NULL);
+    ops->destroy(a.q1);
+    ops->destroy(a.q2);
+    report(name, lat, rounds, gaps, rounds);
+    free(lat);
+    free(gaps);
+}
+
+/* The gaps every scenario family is measured at. */
+typedef struct {
+    const char *suffix;
+    uint64_t ns;
+} gap_def;
+
+static const gap_def GAPS[] = {
+    { "gap0", 0 },
+    { "gap20us", 20000 },
+    { "gap100us", 100000 },
+    { "gap1ms", 1000000 },
+};
+#define GAP_COUNT (sizeof(GAPS) / sizeof(GAPS[0]))
+
+/* "pingpong_gap20us" -> 20000, or -1 when NAME is not "PREFIX_<gap>". */
+static inline long long gap_of(const char *name, const char *prefix)
+{
+    size_t len = strlen(prefix);
+    if (strncmp(name, prefix, len) != 0 || name[len] != '_') {
+        return -1;
+    }
+    for (size_t i = 0; i < GAP_COUNT; i++) {
+        if (strcmp(name + len + 1, GAPS[i].suffix) == 0) {
+            return (long long)GAPS[i].ns;
+        }
+    }
+    return -1;
+}
+
+/* Optional second argument: rounds to measure (default ROUNDS). */
+static inline size_t rounds_arg(int argc, char **argv)
+{
+    if (argc < 3) {
+        return ROUNDS;
+    }
+    long n = strtol(argv[2], NULL, 10);
+    if (n < 1) {
+        die("rounds must be >= 1");
+    }
+    return (size_t)n;
+}
+
+#endif
