@@ -1,10 +1,10 @@
-// The daemon's use of the mailbox, as in the seed's
-// cri_v1_runtime_runtime_service.cc, execution.c, supervisor.c and
-// sandbox.cc: a topic handler that allocates a response object, executor
-// threads publishing container lifecycle events, GetContainerEvents streams
-// that pop with __isula_auto_subscriber / __isula_auto_mailbox_message and
-// poll for cancellation on ETIMEDOUT, and Shutdown() ending the remaining
-// streams with NULL. Original API only; compiled as C++17 with -Werror.
+// The daemon's use of the mailbox, as iSulad's CRI runtime service,
+// executor, supervisor and sandbox manager do: a topic handler that
+// allocates a response object, executor threads publishing container
+// lifecycle events, GetContainerEvents streams that pop with
+// __isula_auto_subscriber / __isula_auto_mailbox_message and poll for
+// cancellation on ETIMEDOUT, and Shutdown() ending the remaining streams
+// with NULL. Original API only; compiled as C++17 with -Werror.
 #include <isula_libutils/auto_cleanup.h> // the daemon includes it first
 
 #include "mailbox.h"

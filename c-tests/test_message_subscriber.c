@@ -1,4 +1,4 @@
-/* message_subscriber.h: CONTRACT.md section 4. Original API only. */
+/* message_subscriber.h: docs/CONTRACT.md section 4. Original API only. */
 #include "message_subscriber.h"
 
 #include "check.h"

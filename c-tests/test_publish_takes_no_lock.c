@@ -1,4 +1,4 @@
-/* CONTRACT.md sections 5-6: publishing on an async topic nobody subscribes
+/* docs/CONTRACT.md sections 5-6: publishing on an async topic nobody subscribes
  * to must not call the generator nor take a lock that publishers or
  * subscribers wait on (the daemon publishes on every container event).
  *

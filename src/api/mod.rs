@@ -8,8 +8,8 @@
 //! - [`Event`]: one reference to an event; dereferences to its data.
 //! - [`Error`], [`RecvError`]: why a call failed.
 //!
-//! No `unsafe` here: what reads C data or asserts a type is in
-//! `ffi/mailbox/typed.rs` and `ffi/mailbox_message.rs`.
+//! Safe Rust only (the `forbid` below): what reads C data or asserts a
+//! type is in `ffi/mailbox/typed.rs` and `ffi/mailbox_message.rs`.
 #![forbid(unsafe_code)]
 
 mod error;

@@ -25,7 +25,7 @@ pub type TopicStats = Snapshot;
 ///
 /// Registering from Rust records the type of the events the generator
 /// makes, so that [`subscribe`](Self::subscribe) can check it; what a C
-/// generator makes is what an `unsafe impl` of [`ForeignEvent`] says, for
+/// generator makes is what its implementation of [`ForeignEvent`] says, for
 /// [`subscribe_foreign`](Self::subscribe_foreign).
 ///
 /// ```
@@ -143,7 +143,7 @@ impl<K: TopicKind> Topic<K> {
     }
 
     /// Subscribes to the events of a topic registered from C, whose
-    /// generator makes what `E` (by its `unsafe impl ForeignEvent`) says;
+    /// generator makes what `E` (by implementing [`ForeignEvent`]) says;
     /// or from Rust with events of type `E`.
     pub fn subscribe_foreign<E: ForeignEvent>(&self) -> Result<Subscription<E>, Error> {
         let (subscriber, events) = typed::subscribe_foreign::<E>(self.index)?;

@@ -1,9 +1,10 @@
-//! The safe core: generic, thread-safe building blocks with no `unsafe`, no
-//! C types and no logging. The C ABI ([`crate::ffi`]) and the Rust API are
-//! thin layers over it: they convert, call, and log what the core reports.
+//! The safe core: generic, thread-safe building blocks in safe Rust only
+//! (the `forbid` below), with no C types and no logging. The C ABI
+//! ([`crate::ffi`]) and the Rust API are thin layers over it: they convert,
+//! call, and log what the core reports.
 //!
 //! - [`blocking_queue`]: a FIFO whose pop waits, with a time limit.
-//! - [`members`]: what a message queue shares with its subscribers.
+//! - `members`: what a message queue shares with its subscribers.
 //! - [`subscriber`]: one consumer's inbox of messages.
 //! - [`message_queue`]: fan-out of messages to subscribers, one order for all.
 //! - [`topics`]: the table of topics publishers and subscribers meet at.

@@ -1,6 +1,6 @@
 //! `mailbox.h`: the process's topics, where publishers and subscribers meet.
 //! The topic table lives here, shared by the C functions and (through
-//! [`typed`]) the Rust API.
+//! `typed`) the Rust API.
 
 pub(crate) mod typed;
 

@@ -1,6 +1,6 @@
 //! The C ABI, one module per header, each owning the C types of its header
 //! and their conversions. Every export has the same shape: check and
-//! convert its pointers, call the core, map the result. [`call`] wraps each
+//! convert its pointers, call the core, map the result. `call` wraps each
 //! body: it contains panics and logs failures, one line each.
 
 pub mod blocking_queue;
