@@ -9,7 +9,7 @@
 //! - [`Error`], [`RecvError`]: why a call failed.
 //!
 //! Safe Rust only (the `forbid` below): what reads C data or asserts a
-//! type is in `ffi/mailbox/typed.rs` and `ffi/mailbox_message.rs`.
+//! type is in `ffi/mailbox/typed.rs`.
 #![forbid(unsafe_code)]
 
 mod error;
@@ -17,9 +17,8 @@ mod subscription;
 mod topic;
 
 pub use crate::ffi::mailbox::typed::{
-    ContainerEventKind, ContainerMessage, CriContainer, ForeignEvent, TopicKind,
+    ContainerEventKind, ContainerMessage, CriContainer, Event, ForeignEvent, TopicKind,
 };
-pub use crate::ffi::mailbox_message::Event;
 pub use error::{Error, RecvError};
 pub use subscription::Subscription;
 pub use topic::{Topic, TopicStats, CRI_CONTAINER};

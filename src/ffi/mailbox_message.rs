@@ -2,9 +2,7 @@
 //! data, the block behind it, and when its release function runs.
 
 use std::cell::Cell;
-use std::marker::PhantomData;
 use std::mem::{ManuallyDrop, MaybeUninit};
-use std::ops::Deref;
 use std::os::raw::{c_int, c_void};
 use std::ptr::{self, NonNull};
 
@@ -234,68 +232,6 @@ unsafe extern "C" fn drop_box<E>(data: *mut c_void) {
     let event = unsafe { Box::from_raw(data.cast::<E>()) };
     if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(event))).is_err() {
         log_error!("an event's Drop panicked; the panic was contained");
-    }
-}
-
-/// One reference to an event: a message whose data is an `E`. The event
-/// goes when its last reference, here or in any C or Rust subscriber, is
-/// dropped. Made by [`Subscription`](crate::Subscription), which checked
-/// (or was promised) what its events are.
-pub struct Event<E> {
-    message: ForeignMessage,
-    event: PhantomData<E>,
-}
-
-/// Proof that every message of a subscription is an `E`: what makes
-/// [`Event<E>`]'s `Deref` sound. Made in `mailbox.rs`, by a subscribe that
-/// checked the registrant's event type, or for an `E: ForeignEvent`.
-pub(crate) struct EventsAre<E>(PhantomData<fn() -> E>);
-
-impl<E> EventsAre<E> {
-    /// # Safety
-    /// Every message this proof will be used with has a valid `E` as its
-    /// data for as long as the message lives.
-    pub(crate) unsafe fn new_unchecked() -> Self {
-        EventsAre(PhantomData)
-    }
-
-    pub(crate) fn event(&self, message: ForeignMessage) -> Event<E> {
-        Event {
-            message,
-            event: PhantomData,
-        }
-    }
-}
-
-impl<E> Event<E> {
-    /// Another reference to the same event; `None` at the reference limit.
-    pub fn try_clone(&self) -> Option<Self> {
-        self.message.share().map(|message| Event {
-            message,
-            event: PhantomData,
-        })
-    }
-
-    /// The event's data as C sees it (`msg->data`).
-    pub fn as_ptr(&self) -> *mut c_void {
-        self.message.data()
-    }
-}
-
-impl<E> Deref for Event<E> {
-    type Target = E;
-
-    fn deref(&self) -> &E {
-        // SAFETY: an `Event<E>` is only made by `EventsAre<E>::event`, whose
-        // maker guaranteed the data is an `E`; the message keeps it alive
-        // while this reference exists.
-        unsafe { &*self.message.data().cast::<E>() }
-    }
-}
-
-impl<E: std::fmt::Debug> std::fmt::Debug for Event<E> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        (**self).fmt(f)
     }
 }
 

@@ -6,15 +6,17 @@
 use std::any::TypeId;
 use std::ffi::CStr;
 use std::marker::PhantomData;
-use std::os::raw::c_int;
+use std::ops::Deref;
+use std::os::raw::{c_int, c_void};
 
 use super::{
     cri_container_message_t, cri_container_message_type, mailbox, publish, RawInput, RawMessageType,
 };
+use crate::core::shared::Shared;
 use crate::core::subscriber::Subscriber;
 use crate::core::topics::{Delivery, Expected, Published, TopicError};
 use crate::ffi::handle::try_box;
-use crate::ffi::mailbox_message::{EventsAre, ForeignMessage};
+use crate::ffi::mailbox_message::ForeignMessage;
 use crate::ffi::{report, Failure};
 
 mod sealed {
@@ -130,6 +132,69 @@ impl<'a> ContainerMessage<'a> {
 /// an opaque type used only through `Event::as_ptr`), which the topic's
 /// release function frees. A Rust registrant's events are checked instead.
 pub unsafe trait ForeignEvent: Send + Sync + 'static {}
+
+/// One reference to an event: a message whose data is an `E`. The event
+/// goes when its last reference, here or in any C or Rust subscriber, is
+/// dropped. Made by [`Subscription`](crate::Subscription), which checked
+/// (or was promised) what its events are.
+pub struct Event<E> {
+    message: ForeignMessage,
+    event: PhantomData<E>,
+}
+
+/// Proof that every message of a subscription is an `E`: what makes
+/// [`Event<E>`]'s `Deref` sound. Made by `subscribe` below, which checked
+/// the registrant's event type, or by `subscribe_foreign`, for an
+/// `E: ForeignEvent`.
+pub(crate) struct EventsAre<E>(PhantomData<fn() -> E>);
+
+impl<E> EventsAre<E> {
+    /// # Safety
+    /// Every message this proof will be used with has a valid `E` as its
+    /// data for as long as the message lives.
+    pub(crate) unsafe fn new_unchecked() -> Self {
+        EventsAre(PhantomData)
+    }
+
+    pub(crate) fn event(&self, message: ForeignMessage) -> Event<E> {
+        Event {
+            message,
+            event: PhantomData,
+        }
+    }
+}
+
+impl<E> Event<E> {
+    /// Another reference to the same event; `None` at the reference limit.
+    pub fn try_clone(&self) -> Option<Self> {
+        self.message.share().map(|message| Event {
+            message,
+            event: PhantomData,
+        })
+    }
+
+    /// The event's data as C sees it (`msg->data`).
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.message.data()
+    }
+}
+
+impl<E> Deref for Event<E> {
+    type Target = E;
+
+    fn deref(&self) -> &E {
+        // SAFETY: an `Event<E>` is only made by `EventsAre<E>::event`, whose
+        // maker guaranteed the data is an `E`; the message keeps it alive
+        // while this reference exists.
+        unsafe { &*self.message.data().cast::<E>() }
+    }
+}
+
+impl<E: std::fmt::Debug> std::fmt::Debug for Event<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        (**self).fmt(f)
+    }
+}
 
 impl RawInput {
     /// What a Rust publisher passes.
