@@ -7,51 +7,83 @@
  * nothing else is released; no crash, no hang.
  *
  * Bounded: ISULA_MAILBOX_CHURN_SECONDS (default 2) of churn, then a clean
- * stop. Runs as is, under valgrind, and under the sanitizers (.ci/run). */
+ * stop. Runs as is, under valgrind, and under the sanitizers (.ci/run).
+ *
+ * ISULA_MAILBOX_CHURN_SOAK=1 (scripts/soak, which runs it for minutes and
+ * samples its resident set): publishers hold back while more than
+ * SOAK_MAX_LIVE payloads are alive. Without that, a subscriber the
+ * scheduler leaves off its CPU for a while lets its inbox grow with
+ * whatever is published meanwhile, and the resident set follows the
+ * largest such backlog so far: growth that is no leak. With it, the
+ * working set is bounded and any growth is the library's. */
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "isula_mailbox.h"
 
 #include "check.h"
 
-#define MAX_PAYLOADS 2000000
 #define PAYLOAD_MAGIC 0x6d61696cu
 #define PUBLISHERS 3
 #define SUBSCRIBERS 4
+
+/* Payload ids are slots, taken while the payload lives and given back by
+ * its release: a run of any length recycles them (a soak makes hundreds of
+ * millions), and a release of a slot that is not taken (a second release,
+ * or one of something never made) is caught. The slots are touched up
+ * front, so that the soak's resident set does not grow with the ids used. */
+#define SLOTS (1 << 20)
+#define SOAK_MAX_LIVE 4096
 
 typedef struct {
     unsigned magic;
     int id;
 } payload;
 
-static atomic_int next_id;
-static atomic_uchar *releases; /* per id */
+static atomic_uchar *taken; /* per slot: 1 while its payload lives */
+static atomic_ulong next_slot;
+static atomic_long made, released;
+static atomic_long no_free_slot; /* generator calls that found every slot taken */
 static atomic_int bogus_releases;
 static atomic_int stop;
+static int soak;
+static atomic_long subscriptions, popped;
 
 static void *generate(void *context, void *data)
 {
     (void)context;
     (void)data;
-    int id = atomic_fetch_add(&next_id, 1);
-    if (id >= MAX_PAYLOADS) {
-        return NULL; /* enough: publish nothing more */
+    for (int tries = 0; tries < 64; tries++) {
+        int id = (int)(atomic_fetch_add(&next_slot, 1) % SLOTS);
+        unsigned char free_slot = 0;
+        if (!atomic_compare_exchange_strong(&taken[id], &free_slot, 1)) {
+            continue; /* still alive from a lap ago */
+        }
+        payload *p = (payload *)malloc(sizeof(*p));
+        CHECK(p != NULL);
+        p->magic = PAYLOAD_MAGIC;
+        p->id = id;
+        atomic_fetch_add(&made, 1);
+        return p;
     }
-    payload *p = (payload *)malloc(sizeof(*p));
-    CHECK(p != NULL);
-    p->magic = PAYLOAD_MAGIC;
-    p->id = id;
-    return p;
+    /* Payloads are not released: the slots run out. Checked at the end. */
+    atomic_fetch_add(&no_free_slot, 1);
+    return NULL;
 }
 
 static void release(void *data)
 {
     payload *p = (payload *)data;
-    if (p == NULL || p->magic != PAYLOAD_MAGIC || p->id < 0 || p->id >= MAX_PAYLOADS) {
+    if (p == NULL || p->magic != PAYLOAD_MAGIC || p->id < 0 || p->id >= SLOTS) {
         atomic_fetch_add(&bogus_releases, 1);
         return;
     }
-    atomic_fetch_add(&releases[p->id], 1);
+    unsigned char taken_slot = 1;
+    if (!atomic_compare_exchange_strong(&taken[p->id], &taken_slot, 0)) {
+        atomic_fetch_add(&bogus_releases, 1);
+        return;
+    }
+    atomic_fetch_add(&released, 1);
     p->magic = 0;
     free(p);
 }
@@ -73,6 +105,9 @@ static void *publisher(void *arg)
     (void)arg;
     cri_container_message_t msg = { "container", "sandbox", CRI_CONTAINER_MESSAGE_TYPE_STARTED };
     while (!atomic_load(&stop)) {
+        while (soak && atomic_load(&made) - atomic_load(&released) > SOAK_MAX_LIVE && !atomic_load(&stop)) {
+            sched_yield();
+        }
         mailbox_publish(MAILBOX_TOPIC_CRI_CONTAINER, &msg);
     }
     return NULL;
@@ -87,6 +122,7 @@ static void *subscriber(void *arg)
             sleep_ms(1); /* unregistered right now */
             continue;
         }
+        atomic_fetch_add(&subscriptions, 1);
         int pops = rand_r(&seed) % 20;
         for (int i = 0; i < pops; i++) {
             mailbox_message *msg = NULL;
@@ -100,6 +136,7 @@ static void *subscriber(void *arg)
             }
             CHECK(((payload *)msg->data)->magic == PAYLOAD_MAGIC);
             mailbox_message_unref(msg);
+            atomic_fetch_add(&popped, 1);
         }
         switch (rand_r(&seed) % 3) {
             case 0:
@@ -127,8 +164,13 @@ static void churn(void)
 {
     const char *env = getenv("ISULA_MAILBOX_CHURN_SECONDS");
     int seconds = env != NULL ? atoi(env) : 2;
-    releases = (atomic_uchar *)calloc(MAX_PAYLOADS, sizeof(*releases));
-    CHECK(releases != NULL);
+    env = getenv("ISULA_MAILBOX_CHURN_SOAK");
+    soak = env != NULL && strcmp(env, "1") == 0;
+    taken = (atomic_uchar *)calloc(SLOTS, sizeof(*taken));
+    CHECK(taken != NULL);
+    for (int id = 0; id < SLOTS; id += 1024) {
+        atomic_store(&taken[id], 0); /* fault the pages in now */
+    }
     mailbox_set_log_callback(count_log, MAILBOX_LOG_WARN, NULL);
     /* Short pops, so that subscribers churn even when little is published. */
     CHECK_EQ(mailbox_set_subscriber_timeout(MAILBOX_TOPIC_CRI_CONTAINER, 5), 0);
@@ -158,30 +200,26 @@ static void churn(void)
         pthread_join(subscribers[i], NULL);
     }
 
-    int made = atomic_load(&next_id);
-    if (made > MAX_PAYLOADS) {
-        made = MAX_PAYLOADS;
-    }
-    long released = 0;
-    for (int id = 0; id < MAX_PAYLOADS; id++) {
-        int n = atomic_load(&releases[id]);
-        if (id < made) {
-            if (n != 1) {
-                fprintf(stderr, "payload %d released %d times\n", id, n);
-            }
-            CHECK_EQ(n, 1);
-        } else {
-            CHECK_EQ(n, 0);
+    /* Every topic is unregistered and every subscriber destroyed: every
+     * payload made is released, each once. */
+    for (int id = 0; id < SLOTS; id++) {
+        if (atomic_load(&taken[id]) != 0) {
+            fprintf(stderr, "payload in slot %d never released\n", id);
         }
-        released += n;
+        CHECK_EQ(atomic_load(&taken[id]), 0);
     }
     CHECK_EQ(atomic_load(&bogus_releases), 0);
+    CHECK_EQ(atomic_load(&no_free_slot), 0);
+    CHECK_EQ(atomic_load(&released), atomic_load(&made));
     mailbox_set_log_callback(NULL, MAILBOX_LOG_WARN, NULL);
-    fprintf(stderr, "churn: %d s, %d registrations, %d payloads made and released once each, %ld log records\n",
-            seconds, registrations, made, atomic_load(&log_records));
+    fprintf(stderr,
+            "churn: %d s, %d registrations, %ld subscriptions, %ld payloads made and released once each, %ld popped, "
+            "%ld log records\n",
+            seconds, registrations, atomic_load(&subscriptions), atomic_load(&made), atomic_load(&popped),
+            atomic_load(&log_records));
     CHECK(registrations > 1);
     CHECK_EQ(mailbox_set_subscriber_timeout(MAILBOX_TOPIC_CRI_CONTAINER, 1000), 0);
-    free((void *)releases);
+    free((void *)taken);
 }
 
 TEST_MAIN(TEST_CASE(churn))

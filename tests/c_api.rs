@@ -36,6 +36,10 @@ c_tests! {
     churn => "test_churn.c",
     bad_input => "test_bad_input.c",
     cri_events => "cri_events.cc",
+    // Fails each allocation in turn (interposes malloc): see its header.
+    oom => "test_oom.c",
+    // Pushes until the address-space limit it sets makes a push fail.
+    memory_limit => "test_memory_limit.c",
 }
 
 const HEADERS: &[&str] = &[

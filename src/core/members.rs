@@ -161,7 +161,7 @@ impl<M> Members<M> {
             return Err((Refusal::OutOfMemory, message));
         }
         self.counters.count_published();
-        let (mut delivered, mut dropped) = (0, 0);
+        let (mut delivered, mut dropped, mut out_of_memory) = (0, 0, 0);
         let mut deliver = |inbox: &Inbox<M>, message: M| -> Option<M> {
             match inbox.deliver(message) {
                 Delivery::Queued => delivered += 1,
@@ -172,6 +172,9 @@ impl<M> Members<M> {
                 }
                 Delivery::Refused(refused) => {
                     dropped += 1;
+                    if let PushError::OutOfMemory(_) = refused {
+                        out_of_memory += 1;
+                    }
                     return Some(refused.into_item());
                 }
             }
@@ -192,7 +195,10 @@ impl<M> Members<M> {
             }
             None => leftovers.refused = Some(message),
         }
-        leftovers.over_limit = over_limit;
+        leftovers.missed = Missed {
+            at_limit: over_limit,
+            out_of_memory,
+        };
         dropped += over_limit;
         self.counters.count_delivered(delivered);
         self.counters.count_dropped(dropped);
@@ -242,7 +248,17 @@ pub struct Leftovers<M> {
     refused: Option<M>,
     /// What full bounded members pushed out.
     evicted: Vec<M>,
-    over_limit: usize,
+    missed: Missed,
+}
+
+/// Deliveries of one publish that members missed, for the caller to
+/// report (each is counted in `dropped` already).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Missed {
+    /// The message already had as many references as it may.
+    pub at_limit: usize,
+    /// The member's inbox could not grow.
+    pub out_of_memory: usize,
 }
 
 impl<M> Default for Leftovers<M> {
@@ -250,7 +266,7 @@ impl<M> Default for Leftovers<M> {
         Leftovers {
             refused: None,
             evicted: Vec::new(),
-            over_limit: 0,
+            missed: Missed::default(),
         }
     }
 }
@@ -264,10 +280,9 @@ impl<M> Leftovers<M> {
         }
     }
 
-    /// How many deliveries were dropped because the message already had as
-    /// many references as it may.
-    pub fn over_limit(&self) -> usize {
-        self.over_limit
+    /// The deliveries members missed.
+    pub fn missed(&self) -> Missed {
+        self.missed
     }
 }
 

@@ -10,7 +10,7 @@ use super::shared::Shared;
 use super::subscriber::{Subscriber, SubscriberOptions};
 use super::sync::{try_arc, Arc};
 
-pub use super::members::{Leftovers, Refusal};
+pub use super::members::{Leftovers, Missed, Refusal};
 
 /// Fan-out of messages to subscribers.
 ///

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::time::Duration;
 
 use super::counters::Snapshot;
-use super::message_queue::{Leftovers, MessageQueue, Refusal};
+use super::message_queue::{Leftovers, MessageQueue, Missed, Refusal};
 use super::oom::OutOfMemory;
 use super::shared::Shared;
 use super::subscriber::{Subscriber, SubscriberOptions};
@@ -86,12 +86,8 @@ pub enum Published {
     /// The generator made nothing.
     Nothing,
     /// The generator's result was released (sync) or published (async);
-    /// `over_limit` deliveries were dropped at the reference limit.
-    Done {
-        /// Deliveries dropped because the message had as many references
-        /// as it may.
-        over_limit: usize,
-    },
+    /// some subscribers may have missed it.
+    Done(Missed),
     /// An allocation failed: the message reached nobody (each subscriber's
     /// miss is counted in `dropped`).
     OutOfMemory,
@@ -126,6 +122,7 @@ struct Topic<I, M> {
 /// ```
 /// use std::sync::Arc;
 /// use isula_mailbox::core::blocking_queue::Pop;
+/// use isula_mailbox::core::message_queue::Missed;
 /// use isula_mailbox::core::topics::{Delivery, Expected, Published, TopicTable};
 ///
 /// static TOPICS: TopicTable<u32, Arc<String>, 1> = TopicTable::new();
@@ -135,7 +132,7 @@ struct Topic<I, M> {
 /// assert_eq!(TOPICS.publish(0, 1), Ok(Published::Quiet));
 ///
 /// let subscriber = TOPICS.subscribe(0, Expected::Anything).unwrap();
-/// assert_eq!(TOPICS.publish(0, 2), Ok(Published::Done { over_limit: 0 }));
+/// assert_eq!(TOPICS.publish(0, 2), Ok(Published::Done(Missed::default())));
 /// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
 /// assert_eq!(*message, "container 2");
 ///
@@ -193,11 +190,11 @@ impl<I, M> Topic<I, M> {
             };
             match &registration.queue {
                 // A sync topic's result is only released.
-                None => (Leftovers::of(message), Published::Done { over_limit: 0 }),
+                None => (Leftovers::of(message), Published::Done(Missed::default())),
                 Some(queue) => match queue.publish(message) {
                     Ok(leftovers) => {
-                        let over_limit = leftovers.over_limit();
-                        (leftovers, Published::Done { over_limit })
+                        let missed = leftovers.missed();
+                        (leftovers, Published::Done(missed))
                     }
                     Err((Refusal::OutOfMemory, message)) => {
                         (Leftovers::of(message), Published::OutOfMemory)
@@ -398,7 +395,7 @@ mod tests {
                 None,
             )
             .unwrap();
-        assert_eq!(table.publish(0, 1), Ok(Published::Done { over_limit: 0 }));
+        assert_eq!(table.publish(0, 1), Ok(Published::Done(Missed::default())));
         assert_eq!(Arc::strong_count(&released), 2, "result dropped, not kept");
         assert_eq!(
             table.subscribe(0, Expected::Anything).err(),
@@ -425,7 +422,7 @@ mod tests {
             .unwrap();
         assert_eq!(table.publish(0, 1), Ok(Published::Quiet));
         let subscriber = table.subscribe(0, Expected::Anything).unwrap();
-        assert_eq!(table.publish(0, 2), Ok(Published::Done { over_limit: 0 }));
+        assert_eq!(table.publish(0, 2), Ok(Published::Done(Missed::default())));
         drop(subscriber);
         assert_eq!(table.publish(0, 3), Ok(Published::Quiet));
         assert_eq!(calls.load(Ordering::SeqCst), 1);

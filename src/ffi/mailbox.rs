@@ -11,7 +11,7 @@ use super::blocking_queue::message_release_t;
 use super::handle::{into_handle, try_box};
 use super::mailbox_message::{publishing, ForeignMessage};
 use super::message_subscriber::message_subscriber;
-use super::{call, handle_arg, Arg, Failure};
+use super::{call, handle_arg, report_missed, Arg, Failure};
 use crate::core::oom::OutOfMemory;
 use crate::core::topics::{Delivery, Expected, Published, TopicError, TopicTable};
 
@@ -225,10 +225,11 @@ fn publish_in_boundary(topic: RawTopic, data: *mut c_void) {
     call("mailbox_publish", (), || {
         match publish(topic.index()?, RawInput(data)).map_err(|error| topic.failure(error))? {
             Published::OutOfMemory => Err(Failure::OutOfMemory),
-            Published::Done { over_limit } if over_limit > 0 => {
-                Err(Failure::OverLimit(over_limit as c_int))
+            Published::Done(missed) => {
+                report_missed("mailbox_publish", missed);
+                Ok(())
             }
-            _ => Ok(()),
+            Published::Quiet | Published::Nothing => Ok(()),
         }
     })
 }

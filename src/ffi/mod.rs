@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use log::Level;
 
+use crate::core::message_queue::Missed;
 use crate::core::oom::OutOfMemory;
 use crate::core::topics::TopicError;
 
@@ -53,9 +54,12 @@ pub(crate) enum Failure {
     UnsubscribeUnregistered(c_int),
     /// A log level outside `mailbox_log_level`.
     InvalidLevel(c_int),
-    /// This many deliveries of a publish were dropped at the reference
-    /// limit (the publish itself went through).
-    OverLimit(c_int),
+    /// This many subscribers missed a message that was published: it had
+    /// as many references as it may.
+    MissedAtLimit(c_int),
+    /// This many subscribers missed a message that was published: their
+    /// inbox could not grow.
+    MissedOutOfMemory(c_int),
 }
 
 /// The arguments that may be NULL, named as in the headers.
@@ -119,9 +123,13 @@ impl fmt::Display for Failure {
                 write!(f, "topic {topic} is not registered any more")
             }
             Failure::InvalidLevel(level) => write!(f, "invalid max_level {level}"),
-            Failure::OverLimit(deliveries) => write!(
+            Failure::MissedAtLimit(subscribers) => write!(
                 f,
-                "message reference limit reached, {deliveries} deliveries dropped"
+                "message reference limit reached, {subscribers} subscribers missed the message"
+            ),
+            Failure::MissedOutOfMemory(subscribers) => write!(
+                f,
+                "out of memory, {subscribers} subscribers missed the message"
             ),
         }
     }
@@ -188,6 +196,24 @@ fn contain(f: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
         std::mem::forget(payload);
     }
+}
+
+/// Logs what subscribers missed of a message that was published (the
+/// publish itself succeeded; each miss is counted in `dropped`).
+pub(crate) fn report_missed(function: &'static str, missed: Missed) {
+    if missed.at_limit > 0 {
+        report(function, Failure::MissedAtLimit(saturate(missed.at_limit)));
+    }
+    if missed.out_of_memory > 0 {
+        report(
+            function,
+            Failure::MissedOutOfMemory(saturate(missed.out_of_memory)),
+        );
+    }
+}
+
+fn saturate(count: usize) -> c_int {
+    c_int::try_from(count).unwrap_or(c_int::MAX)
 }
 
 /// A C timeout in milliseconds: negative means forever (`None`).

@@ -17,7 +17,7 @@ use crate::core::subscriber::Subscriber;
 use crate::core::topics::{Delivery, Expected, Published, TopicError};
 use crate::ffi::handle::try_box;
 use crate::ffi::mailbox_message::ForeignMessage;
-use crate::ffi::{report, Failure};
+use crate::ffi::{report, report_missed, Failure};
 
 mod sealed {
     pub trait Sealed {}
@@ -244,9 +244,7 @@ where
 pub(crate) fn publish_input<K: TopicKind>(index: usize, input: &K::Input<'_>) {
     match publish(index, RawInput::of(input)) {
         Ok(Published::OutOfMemory) => report("Topic::publish", Failure::OutOfMemory),
-        Ok(Published::Done { over_limit }) if over_limit > 0 => {
-            report("Topic::publish", Failure::OverLimit(over_limit as c_int))
-        }
+        Ok(Published::Done(missed)) => report_missed("Topic::publish", missed),
         _ => {}
     }
 }
