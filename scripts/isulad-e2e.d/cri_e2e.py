@@ -30,6 +30,7 @@ import time
 
 TYPES = ["CREATED", "STARTED", "STOPPED", "DELETED"]  # ContainerEventType 0..3
 FULL = ["CREATED", "STARTED", "STOPPED", "DELETED"]
+SWAPPED = ["CREATED", "STARTED", "DELETED", "STOPPED"]  # quirk 3
 # The sandbox and every container run this: PID 1 must exit on SIGTERM, or
 # StopContainer/StopPodSandbox wait their whole timeout before SIGKILL.
 CMD = ["/bin/sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
@@ -321,7 +322,7 @@ def check_stream(events, pod, containers):
             continue
         # Quirk 3: STOPPED and DELETED of one container are published by two
         # threads (supervisor, RemoveContainer) and may come in either order.
-        if seq == ["CREATED", "STARTED", "DELETED", "STOPPED"]:
+        if seq == SWAPPED:
             tolerated["container DELETED before STOPPED"] += 1
             continue
         problems.append("%s: %s" % (label[c], " ".join(seq)))
@@ -329,15 +330,17 @@ def check_stream(events, pod, containers):
 
 
 def canonical(per):
-    """The per-id sequences with the three quirks' effects undone."""
+    """Each id's sequence with the effects of the three tolerated quirks
+    undone, so that two daemons compare equal when only those differ."""
     out = {}
     for k, seq in per.items():
-        out[k] = FULL if k != "pod" else ["CREATED", "STOPPED", "DELETED"]
-        if k != "pod" and seq not in (FULL, ["CREATED", "STARTED", "DELETED", "STOPPED"]):
-            out[k] = seq
-        if k == "pod" and [t for t in seq if t != "STARTED"] not in (
-                ["CREATED", "STOPPED", "DELETED"], ["CREATED", "DELETED"]):
-            out[k] = seq
+        if k == "pod":
+            seq = [t for t in seq if t != "STARTED"]  # quirk 1
+            if seq == ["CREATED", "DELETED"]:
+                seq = ["CREATED", "STOPPED", "DELETED"]  # quirk 2
+        elif seq == SWAPPED:
+            seq = FULL  # quirk 3
+        out[k] = seq
     return out
 
 
