@@ -180,7 +180,7 @@ fn close_wakes_a_waiting_pop() {
         let left = queue.close();
         match popper.join().unwrap() {
             Pop::Item(1) => assert!(left.is_empty()),
-            Pop::Closed => assert_eq!(Vec::from(left), vec![1]),
+            Pop::Closed => assert_eq!(left.into_iter().collect::<Vec<_>>(), vec![1]),
             other => panic!("{other:?}"),
         }
     });

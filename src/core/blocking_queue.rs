@@ -1,12 +1,13 @@
 //! A FIFO queue whose `pop` waits for an item, with an optional time limit,
 //! and which can be closed for good.
 
-use std::collections::VecDeque;
+use std::collections::{vec_deque, VecDeque};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::Ordering::Relaxed;
+use crossbeam_utils::CachePadded;
 
-use super::sync::{yield_now, AtomicBool, Backoff, Condvar, Mutex, MutexGuard};
+use super::sync::{yield_now, AtomicBool, Condvar, Mutex, MutexGuard};
 
 /// What [`BlockingQueue::pop`] got.
 #[derive(Debug, PartialEq, Eq)]
@@ -43,14 +44,17 @@ impl<T> PushError<T> {
 /// passes (on the monotonic clock; spurious wake-ups neither cut nor restart
 /// the wait) or the queue is closed.
 ///
-/// How a pop waits: it first spins a few microseconds (backing off, and
-/// yielding its CPU towards the end, as crossbeam-channel's receivers do),
-/// watching a flag the pushes set, so that a hand-off that comes quickly
-/// costs no system call on either side. Then it registers as a sleeper and
-/// parks on a condition variable; a push wakes one sleeper at once, and
-/// makes no system call when none sleeps. Under a burst, consumers drain
-/// whatever they find when they run: batching comes from that, never from
-/// ignoring a wake-up.
+/// Two locks: pushes append at the back, pops take from the front, and a
+/// pop that finds the front empty swaps the whole back in. Producers and
+/// consumers so share a lock once per batch rather than once per item.
+///
+/// How a pop waits: it yields its CPU, for up to [`YIELDING`], watching a
+/// flag the pushes set, so that a hand-off that comes back quickly costs no
+/// system call on either side; then it registers as a sleeper and parks. A
+/// push wakes one sleeper at once, unless an earlier push already woke one
+/// that has not run yet; it makes no system call when none sleeps. Under a
+/// burst, consumers drain whatever they find when they run: batching comes
+/// from that, never from ignoring a wake-up.
 ///
 /// ```
 /// use std::time::Duration;
@@ -64,15 +68,18 @@ impl<T> PushError<T> {
 /// assert_eq!(queue.pop(Some(Duration::from_millis(5))), Pop::TimedOut);
 /// ```
 pub struct BlockingQueue<T> {
-    state: Mutex<State<T>>,
+    /// Where pops take items from, oldest first. Locked before `back`.
+    front: CachePadded<Mutex<VecDeque<T>>>,
+    /// Where pushes append, and the waiting protocol.
+    back: CachePadded<Mutex<Back<T>>>,
     not_empty: Condvar,
-    /// Whether a pop would find something (an item, or the queue closed):
-    /// written under the lock, read without it by spinning pops. A hint:
-    /// what the pop then finds under the lock decides.
+    /// Whether the back holds something or the queue is closed: written
+    /// under `back`'s lock, read without it by waiting pops. A hint: what
+    /// the pop then finds under the locks decides.
     ready: AtomicBool,
 }
 
-struct State<T> {
+struct Back<T> {
     items: VecDeque<T>,
     closed: bool,
     /// Pops parked on `not_empty`.
@@ -84,18 +91,44 @@ struct State<T> {
     waking: usize,
     /// Whether the last wait ended with nothing pushed for a whole timeout:
     /// the next pop parks at once (an idle stream polling for cancellation
-    /// spins for nothing). Cleared by a push.
+    /// yields for nothing). Cleared by a push.
     idle: bool,
 }
 
-/// How many rounds a waiting pop spins before it yields: `Backoff::spin`
-/// doubles each round, 127 spin-loop hints in all (a few microseconds).
-const SPINS: u32 = 7;
+/// Every item a queue held when it was emptied at once, oldest first.
+#[derive(Debug)]
+pub struct Drained<T> {
+    older: VecDeque<T>,
+    newer: VecDeque<T>,
+}
 
-/// How long a waiting pop then yields before it parks: about two futex
-/// wake-ups on a VM, so that a hand-off that comes back within that costs
-/// no wake-up.
-const YIELDING: Duration = Duration::from_micros(50);
+impl<T> Drained<T> {
+    /// How many items.
+    pub fn len(&self) -> usize {
+        self.older.len() + self.newer.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<T> IntoIterator for Drained<T> {
+    type Item = T;
+    type IntoIter = std::iter::Chain<vec_deque::IntoIter<T>, vec_deque::IntoIter<T>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.older.into_iter().chain(self.newer)
+    }
+}
+
+/// How long a waiting pop yields its CPU before it parks: about two futex
+/// wake-ups on a VM. It yields rather than spinning on `PAUSE`: a thread
+/// that was just woken is often placed on its waker's CPU, where it runs
+/// only once the waker gives the CPU up; and on a VM a `PAUSE` loop ends in
+/// an exit to the hypervisor.
+pub const YIELDING: Duration = Duration::from_micros(50);
 
 /// Buffers at least this large are given back to the allocator once the
 /// queue drains, so one burst does not pin its peak memory forever.
@@ -105,13 +138,14 @@ impl<T> BlockingQueue<T> {
     /// An empty, open queue. Allocates nothing until the first push.
     pub fn new() -> Self {
         BlockingQueue {
-            state: Mutex::new(State {
+            front: CachePadded::new(Mutex::new(VecDeque::new())),
+            back: CachePadded::new(Mutex::new(Back {
                 items: VecDeque::new(),
                 closed: false,
                 sleepers: 0,
                 waking: 0,
                 idle: false,
-            }),
+            })),
             not_empty: Condvar::new(),
             ready: AtomicBool::new(false),
         }
@@ -120,15 +154,15 @@ impl<T> BlockingQueue<T> {
     /// Appends `item` and wakes one sleeping `pop`. Gives the item back if
     /// the queue is closed or cannot grow.
     pub fn push(&self, item: T) -> Result<(), PushError<T>> {
-        let mut state = self.state.lock();
-        if state.closed {
+        let mut back = self.back.lock();
+        if back.closed {
             return Err(PushError::Closed(item));
         }
-        if state.items.try_reserve(1).is_err() {
+        if back.items.try_reserve(1).is_err() {
             return Err(PushError::OutOfMemory(item));
         }
-        state.items.push_back(item);
-        self.wake_one(state);
+        back.items.push_back(item);
+        self.wake_one(back);
         Ok(())
     }
 
@@ -137,32 +171,35 @@ impl<T> BlockingQueue<T> {
     /// it outside the lock. Gives the item back if the queue is closed or
     /// cannot grow.
     pub fn push_bounded(&self, item: T, capacity: usize) -> Result<Option<T>, PushError<T>> {
-        let mut state = self.state.lock();
-        if state.closed {
+        let mut front = self.front.lock();
+        let mut back = self.back.lock();
+        if back.closed {
             return Err(PushError::Closed(item));
         }
-        let evicted = if state.items.len() >= capacity.max(1) {
-            // Makes room in a buffer that holds `capacity` already.
-            state.items.pop_front()
+        let full = front.len() + back.items.len() >= capacity.max(1);
+        // Unless the oldest goes from the back itself, the back must grow.
+        if !(full && front.is_empty()) && back.items.try_reserve(1).is_err() {
+            return Err(PushError::OutOfMemory(item));
+        }
+        let evicted = if full {
+            front.pop_front().or_else(|| back.items.pop_front())
         } else {
-            if state.items.try_reserve(1).is_err() {
-                return Err(PushError::OutOfMemory(item));
-            }
             None
         };
-        state.items.push_back(item);
-        self.wake_one(state);
+        back.items.push_back(item);
+        drop(front);
+        self.wake_one(back);
         Ok(evicted)
     }
 
-    fn wake_one(&self, mut state: MutexGuard<'_, State<T>>) {
-        self.ready.store(true, Relaxed);
-        state.idle = false;
-        let wake = state.sleepers > state.waking;
+    fn wake_one(&self, mut back: MutexGuard<'_, Back<T>>) {
+        self.mark_ready(true);
+        back.idle = false;
+        let wake = back.sleepers > back.waking;
         if wake {
-            state.waking += 1;
+            back.waking += 1;
         }
-        drop(state);
+        drop(back);
         if wake {
             self.not_empty.notify_one();
         }
@@ -171,96 +208,140 @@ impl<T> BlockingQueue<T> {
     /// Removes the oldest item, waiting for one if the queue is empty:
     /// forever when `timeout` is `None`, otherwise at least `timeout`.
     pub fn pop(&self, timeout: Option<Duration>) -> Pop<T> {
-        let mut state = self.state.lock();
         // Read the clock only once the queue is found empty.
         let mut deadline: Option<Option<Instant>> = None;
         let mut waited = false;
         loop {
-            if let Some(item) = state.items.pop_front() {
-                if state.items.is_empty() {
-                    self.ready.store(state.closed, Relaxed);
-                    if state.items.capacity() > SHRINK_ABOVE {
-                        state.items = VecDeque::new();
-                    }
-                }
-                return Pop::Item(item);
+            let mut front = self.front.lock();
+            if let Some(item) = front.pop_front() {
+                return Pop::Item(Self::taken(front, item));
             }
-            if state.closed {
+            let mut back = self.back.lock();
+            if !back.items.is_empty() {
+                std::mem::swap(&mut *front, &mut back.items);
+                if back.items.capacity() > SHRINK_ABOVE {
+                    back.items = VecDeque::new();
+                }
+                self.mark_ready(back.closed);
+                // More than this pop takes: another sleeper may share them.
+                let wake = front.len() > 1 && back.sleepers > back.waking;
+                if wake {
+                    back.waking += 1;
+                }
+                drop(back);
+                if wake {
+                    self.not_empty.notify_one();
+                }
+                if let Some(item) = front.pop_front() {
+                    return Pop::Item(Self::taken(front, item));
+                }
+                continue;
+            }
+            if back.closed {
                 return Pop::Closed;
             }
+            // Other consumers may take from the front meanwhile.
+            drop(front);
             // A limit too large to add to the clock is as good as forever.
             let deadline = *deadline
                 .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
             if deadline.is_some_and(|at| Instant::now() >= at) {
                 // Only a wait that lasted counts: a zero limit is a poll.
-                state.idle |= waited;
+                back.idle |= waited;
                 return Pop::TimedOut;
             }
-            if !waited && !state.idle {
+            if !waited && !back.idle {
                 waited = true;
-                drop(state);
-                self.spin_until_ready();
-                state = self.state.lock();
+                drop(back);
+                self.yield_until_ready();
                 continue;
             }
             waited = true;
-            state.sleepers += 1;
-            state = match deadline {
-                None => self.not_empty.wait(state),
-                Some(at) => self.not_empty.wait_until(state, at),
+            back.sleepers += 1;
+            back = match deadline {
+                None => self.not_empty.wait(back),
+                Some(at) => self.not_empty.wait_until(back, at),
             };
             // Woken, timed out or spurious: either way one sleeper fewer,
             // and one wake-up fewer on its way (if any was).
-            state.sleepers -= 1;
-            state.waking = state.waking.saturating_sub(1);
+            back.sleepers -= 1;
+            back.waking = back.waking.saturating_sub(1);
         }
     }
 
-    /// Waits a little for a push or a close without parking: spins a few
-    /// microseconds (`Backoff::spin`), then yields its CPU, for up to
-    /// [`YIELDING`], to whichever thread is runnable (the producer, most
-    /// likely: a yielding thread goes behind the others). A consumer that
-    /// keeps up with its producer so takes its items without either making
-    /// a system call, and a burst reaches it in batches.
-    fn spin_until_ready(&self) {
-        let backoff = Backoff::new();
-        for _ in 0..SPINS {
-            if self.ready.load(Relaxed) {
-                return;
-            }
-            backoff.spin();
+    /// Hands out `item`, the front's oldest; a front left empty gives back
+    /// a large buffer.
+    fn taken(mut front: MutexGuard<'_, VecDeque<T>>, item: T) -> T {
+        if front.is_empty() && front.capacity() > SHRINK_ABOVE {
+            *front = VecDeque::new();
         }
-        let until = Instant::now() + YIELDING;
-        while !self.ready.load(Relaxed) && Instant::now() < until {
+        item
+    }
+
+    /// Sets `ready` (under `back`'s lock), writing only when it changes: a
+    /// waiting consumer reads it, and a write per push would move its cache
+    /// line between the cores at every item of a burst.
+    fn mark_ready(&self, ready: bool) {
+        if self.ready.load(Relaxed) != ready {
+            self.ready.store(ready, Relaxed);
+        }
+    }
+
+    /// Waits a little for a push or a close without parking, yielding the
+    /// CPU to whichever thread is runnable (the producer, most likely: a
+    /// yielding thread goes behind the others), for up to [`YIELDING`].
+    fn yield_until_ready(&self) {
+        // loom explores what happens while this thread lets the others
+        // run once; it has no clock to bound more.
+        #[cfg(loom)]
+        {
             yield_now();
+        }
+        #[cfg(not(loom))]
+        {
+            let until = Instant::now() + YIELDING;
+            while !self.ready.load(Relaxed) && Instant::now() < until {
+                yield_now();
+            }
         }
     }
 
     /// Removes every queued item and hands them to the caller, in order, so
-    /// they can be disposed of without holding the queue's lock.
-    pub fn take_all(&self) -> VecDeque<T> {
-        let mut state = self.state.lock();
-        self.ready.store(state.closed, Relaxed);
-        std::mem::take(&mut state.items)
+    /// they can be disposed of without holding the queue's locks.
+    pub fn take_all(&self) -> Drained<T> {
+        let mut front = self.front.lock();
+        let mut back = self.back.lock();
+        self.mark_ready(back.closed);
+        Drained {
+            older: std::mem::take(&mut *front),
+            newer: std::mem::take(&mut back.items),
+        }
     }
 
     /// Closes the queue: every waiting and later `pop` returns
     /// [`Pop::Closed`] at once and every `push` is refused. Returns what was
     /// still queued.
-    pub fn close(&self) -> VecDeque<T> {
-        let mut state = self.state.lock();
-        state.closed = true;
-        state.waking = state.sleepers;
-        self.ready.store(true, Relaxed);
-        let items = std::mem::take(&mut state.items);
-        drop(state);
+    pub fn close(&self) -> Drained<T> {
+        let mut front = self.front.lock();
+        let mut back = self.back.lock();
+        back.closed = true;
+        back.waking = back.sleepers;
+        self.mark_ready(true);
+        let drained = Drained {
+            older: std::mem::take(&mut *front),
+            newer: std::mem::take(&mut back.items),
+        };
+        drop(back);
+        drop(front);
         self.not_empty.notify_all();
-        items
+        drained
     }
 
     /// How many items are queued now.
     pub(crate) fn len(&self) -> usize {
-        self.state.lock().items.len()
+        let front = self.front.lock();
+        let back = self.back.lock();
+        front.len() + back.items.len()
     }
 }
 
@@ -328,7 +409,28 @@ mod tests {
             let evicted = queue.push_bounded(i, 3).unwrap();
             assert_eq!(evicted, if i >= 3 { Some(i - 3) } else { None });
         }
-        assert_eq!(Vec::from(queue.take_all()), vec![2, 3, 4]);
+        assert_eq!(
+            queue.take_all().into_iter().collect::<Vec<_>>(),
+            vec![2, 3, 4]
+        );
+    }
+
+    #[test]
+    fn order_holds_across_the_two_sides_and_a_bounded_push() {
+        let queue = BlockingQueue::new();
+        for i in 0..3 {
+            queue.push(i).unwrap();
+        }
+        assert_eq!(queue.pop(None), Pop::Item(0)); // 1, 2 now at the front
+        queue.push(3).unwrap(); // at the back
+        assert_eq!(
+            queue.push_bounded(4, 3),
+            Ok(Some(1)),
+            "the oldest goes, from the front"
+        );
+        assert_eq!(queue.len(), 3);
+        let drained: Vec<_> = queue.take_all().into_iter().collect();
+        assert_eq!(drained, vec![2, 3, 4]);
     }
 
     #[test]
@@ -338,6 +440,7 @@ mod tests {
             queue.push(i).unwrap();
         }
         while let Pop::Item(_) = queue.pop(Some(Duration::ZERO)) {}
-        assert_eq!(queue.state.lock().items.capacity(), 0);
+        assert_eq!(queue.front.lock().capacity(), 0);
+        assert_eq!(queue.back.lock().items.capacity(), 0);
     }
 }

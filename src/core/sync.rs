@@ -11,7 +11,6 @@
 //!   publish in turn while its topic is held for reading; std's readers
 //!   queue behind a waiting writer, which would deadlock there).
 //! - `Arc`: triomphe's, the one stable `Arc` whose constructor can fail.
-//! - `Backoff`: crossbeam's, for the bounded spin of a waiting pop.
 //!
 //! Under loom, time does not exist: a timed wait is an untimed one, which
 //! the models only use where a notification is sure to come.
@@ -29,7 +28,6 @@ mod real {
 
     use crate::core::oom::OutOfMemory;
 
-    pub(crate) use crossbeam_utils::Backoff;
     pub(crate) use parking_lot::RwLock;
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use std::sync::MutexGuard;
@@ -101,22 +99,6 @@ mod model {
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use loom::sync::MutexGuard;
     pub(crate) use loom::thread::yield_now;
-
-    /// A spin that lets the other threads run once: loom explores what
-    /// happens meanwhile (a spin it cannot see would be one step).
-    pub(crate) struct Backoff(std::cell::Cell<bool>);
-
-    impl Backoff {
-        pub(crate) fn new() -> Self {
-            Backoff(std::cell::Cell::new(false))
-        }
-
-        pub(crate) fn spin(&self) {
-            if !self.0.replace(true) {
-                loom::thread::yield_now();
-            }
-        }
-    }
 
     /// loom's `Arc` behind triomphe's API, the part the core uses.
     pub(crate) struct Arc<T>(loom::sync::Arc<T>);
