@@ -89,9 +89,10 @@ struct Back<T> {
     /// its way, later pushes make no system call, and it finds them all
     /// when it runs.
     waking: usize,
-    /// Whether the last wait ended with nothing pushed for a whole timeout:
-    /// the next pop parks at once (an idle stream polling for cancellation
-    /// yields for nothing). Cleared by a push.
+    /// Whether nothing was pushed since the queue was made or since a wait
+    /// lasted a whole timeout: a pop then parks at once (a new stream, or an
+    /// idle one polling for cancellation, has no hand-off to yield for).
+    /// Cleared by a push.
     idle: bool,
 }
 
@@ -123,12 +124,15 @@ impl<T> IntoIterator for Drained<T> {
     }
 }
 
-/// How long a waiting pop yields its CPU before it parks: about two futex
-/// wake-ups on a VM. It yields rather than spinning on `PAUSE`: a thread
-/// that was just woken is often placed on its waker's CPU, where it runs
-/// only once the waker gives the CPU up; and on a VM a `PAUSE` loop ends in
-/// an exit to the hypervisor.
-pub const YIELDING: Duration = Duration::from_micros(50);
+/// How long a waiting pop yields its CPU before it parks: several futex
+/// wake-ups on a VM (~20 µs each), so that a hand-off that comes back within
+/// a request/response's think time costs none. A yielding thread gives the
+/// CPU to any runnable one and goes behind it: it only takes CPU time that
+/// would be idle. It yields rather than spinning on `PAUSE`: a thread that
+/// was just woken is often placed on its waker's CPU, where it runs only
+/// once the waker gives the CPU up; and on a VM a `PAUSE` loop ends in an
+/// exit to the hypervisor.
+pub const YIELDING: Duration = Duration::from_micros(150);
 
 /// Buffers at least this large are given back to the allocator once the
 /// queue drains, so one burst does not pin its peak memory forever.
@@ -144,7 +148,7 @@ impl<T> BlockingQueue<T> {
                 closed: false,
                 sleepers: 0,
                 waking: 0,
-                idle: false,
+                idle: true,
             })),
             not_empty: Condvar::new(),
             ready: AtomicBool::new(false),
