@@ -203,5 +203,5 @@ fn ref_at_the_limit_fails_and_changes_nothing() {
         }
         assert_eq!(DESTROYED.load(Ordering::SeqCst), 1);
     }
-    REF_LIMIT.set(usize::MAX);
+    REF_LIMIT.set(super::mailbox_message::ForeignMessage::MAX_REFS);
 }
