@@ -199,6 +199,12 @@ impl<T> BlockingQueue<T> {
     fn wake_one(&self, mut back: MutexGuard<'_, Back<T>>) {
         self.mark_ready(true);
         back.idle = false;
+        self.wake_unwoken_sleeper(back);
+    }
+
+    /// Wakes a sleeper, if one is left that no wake-up is on its way to,
+    /// after letting go of `back`.
+    fn wake_unwoken_sleeper(&self, mut back: MutexGuard<'_, Back<T>>) {
         let wake = back.sleepers > back.waking;
         if wake {
             back.waking += 1;
@@ -228,13 +234,10 @@ impl<T> BlockingQueue<T> {
                 }
                 self.mark_ready(back.closed);
                 // More than this pop takes: another sleeper may share them.
-                let wake = front.len() > 1 && back.sleepers > back.waking;
-                if wake {
-                    back.waking += 1;
-                }
-                drop(back);
-                if wake {
-                    self.not_empty.notify_one();
+                if front.len() > 1 {
+                    self.wake_unwoken_sleeper(back);
+                } else {
+                    drop(back);
                 }
                 if let Some(item) = front.pop_front() {
                     return Pop::Item(Self::taken(front, item));

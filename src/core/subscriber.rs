@@ -81,11 +81,9 @@ impl<M> Subscriber<M> {
         options: SubscriberOptions,
         queue: &Arc<Members<M>>,
     ) -> Result<Self, OutOfMemory> {
-        Ok(Subscriber {
-            inbox: try_arc(Inbox::new(options.capacity))?,
-            queue: Some(Arc::clone(queue)),
-            timeout: options.timeout,
-        })
+        let mut subscriber = Self::new(options)?;
+        subscriber.queue = Some(Arc::clone(queue));
+        Ok(subscriber)
     }
 
     pub(crate) fn inbox(&self) -> &Arc<Inbox<M>> {
