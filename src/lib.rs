@@ -24,6 +24,7 @@ mod logging;
 #[cfg(not(loom))]
 mod api;
 pub mod core;
+mod sys;
 // The C ABI and the process-wide topic table need the compile-time-made
 // `static`s that loom's models cannot provide; loom checks the core alone.
 #[cfg(not(loom))]

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use super::sync::{yield_now, AtomicBool, Condvar, Mutex, MutexGuard};
+use super::backoff::{self, WaitHistory};
+use super::sync::{AtomicBool, Condvar, Mutex, MutexGuard};
+use crate::sys::current_cpu;
 
 /// What [`BlockingQueue::pop`] got.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,13 +50,19 @@ impl<T> PushError<T> {
 /// pop that finds the front empty swaps the whole back in. Producers and
 /// consumers so share a lock once per batch rather than once per item.
 ///
-/// How a pop waits: it yields its CPU, for up to [`YIELDING`], watching a
-/// flag the pushes set, so that a hand-off that comes back quickly costs no
-/// system call on either side; then it registers as a sleeper and parks. A
-/// push wakes one sleeper at once, unless an earlier push already woke one
-/// that has not run yet; it makes no system call when none sleeps. Under a
-/// burst, consumers drain whatever they find when they run: batching comes
-/// from that, never from ignoring a wake-up.
+/// How a pop waits: it parks on a condition variable, as a plain mutex and
+/// condvar queue does, and a push wakes one parked pop at once (unless an
+/// earlier push already woke one that has not run yet; a push makes no
+/// system call when no pop is parked). Before it parks, a pop spins for a
+/// while, watching for an item, but only when both say a spin will catch
+/// one: the queue's recent waits were shorter than a spin (see
+/// [`WaitHistory`]; a new queue has none), and the last producer ran on
+/// another CPU (one on this CPU could not push while this pop spins). A
+/// hand-off that comes back at once then costs no system call on either
+/// side. The spin never yields and is bounded (see [`backoff`]); a spinner
+/// that loses its CPU parks at once. Under a burst, consumers drain
+/// whatever they find when they run: batching comes from that, never from
+/// ignoring a wake-up.
 ///
 /// ```
 /// use std::time::Duration;
@@ -69,31 +77,39 @@ impl<T> PushError<T> {
 /// ```
 pub struct BlockingQueue<T> {
     /// Where pops take items from, oldest first. Locked before `back`.
-    front: CachePadded<Mutex<VecDeque<T>>>,
-    /// Where pushes append, and the waiting protocol.
+    front: CachePadded<Mutex<Front<T>>>,
+    /// Where pushes append, and the parked pops.
     back: CachePadded<Mutex<Back<T>>>,
     not_empty: Condvar,
     /// Whether the back holds something or the queue is closed: written
-    /// under `back`'s lock, read without it by waiting pops. A hint: what
+    /// under `back`'s lock, read without it by spinning pops. A hint: what
     /// the pop then finds under the locks decides.
-    ready: AtomicBool,
+    back_ready: AtomicBool,
+    /// Whether the front holds something: written under `front`'s lock,
+    /// read without it by spinning pops (a pop that swapped a batch in
+    /// leaves the rest there for the others).
+    front_ready: AtomicBool,
+}
+
+struct Front<T> {
+    items: VecDeque<T>,
+    /// How long pops waited lately: whether the next one spins.
+    waits: WaitHistory,
 }
 
 struct Back<T> {
     items: VecDeque<T>,
     closed: bool,
+    /// The CPU the last push that found the back empty ran on: where the
+    /// producer a waiting pop would spin for was running.
+    pushed_on: Option<u32>,
     /// Pops parked on `not_empty`.
-    sleepers: usize,
-    /// Wake-ups sent to sleepers that have not run yet. A push wakes a
-    /// sleeper only if one is left unwoken: while a woken consumer is on
+    parked: usize,
+    /// Wake-ups sent to parked pops that have not run yet. A push wakes a
+    /// parked pop only if one is left unwoken: while a woken consumer is on
     /// its way, later pushes make no system call, and it finds them all
     /// when it runs.
     waking: usize,
-    /// Whether nothing was pushed since the queue was made or since a wait
-    /// lasted a whole timeout: a pop then parks at once (a new stream, or an
-    /// idle one polling for cancellation, has no hand-off to yield for).
-    /// Cleared by a push.
-    idle: bool,
 }
 
 /// Every item a queue held when it was emptied at once, oldest first.
@@ -124,38 +140,58 @@ impl<T> IntoIterator for Drained<T> {
     }
 }
 
-/// How long a waiting pop yields its CPU before it parks: several futex
-/// wake-ups on a VM (~20 µs each), so that a hand-off that comes back within
-/// a request/response's think time costs none. A yielding thread gives the
-/// CPU to any runnable one and goes behind it: it only takes CPU time that
-/// would be idle. It yields rather than spinning on `PAUSE`: a thread that
-/// was just woken is often placed on its waker's CPU, where it runs only
-/// once the waker gives the CPU up; and on a VM a `PAUSE` loop ends in an
-/// exit to the hypervisor.
-pub const YIELDING: Duration = Duration::from_micros(150);
-
 /// Buffers at least this large are given back to the allocator once the
 /// queue drains, so one burst does not pin its peak memory forever.
 const SHRINK_ABOVE: usize = 4096;
+
+/// One pop's wait, from when it first found the queue empty.
+struct Wait {
+    started: Instant,
+    /// When the pop gives up; `None`: never.
+    deadline: Option<Instant>,
+    /// Whether it has spun or parked already: it spins at most once, and
+    /// only before it first parks.
+    has_waited: bool,
+}
+
+impl Wait {
+    fn new(timeout: Option<Duration>) -> Self {
+        let started = Instant::now();
+        Wait {
+            started,
+            // A limit too large to add to the clock is as good as forever.
+            deadline: timeout.and_then(|limit| started.checked_add(limit)),
+            has_waited: false,
+        }
+    }
+
+    fn is_over(&self) -> bool {
+        self.deadline.is_some_and(|at| Instant::now() >= at)
+    }
+}
 
 impl<T> BlockingQueue<T> {
     /// An empty, open queue. Allocates nothing until the first push.
     pub fn new() -> Self {
         BlockingQueue {
-            front: CachePadded::new(Mutex::new(VecDeque::new())),
+            front: CachePadded::new(Mutex::new(Front {
+                items: VecDeque::new(),
+                waits: WaitHistory::new(),
+            })),
             back: CachePadded::new(Mutex::new(Back {
                 items: VecDeque::new(),
                 closed: false,
-                sleepers: 0,
+                pushed_on: None,
+                parked: 0,
                 waking: 0,
-                idle: true,
             })),
             not_empty: Condvar::new(),
-            ready: AtomicBool::new(false),
+            back_ready: AtomicBool::new(false),
+            front_ready: AtomicBool::new(false),
         }
     }
 
-    /// Appends `item` and wakes one sleeping `pop`. Gives the item back if
+    /// Appends `item` and wakes one parked `pop`. Gives the item back if
     /// the queue is closed or cannot grow.
     pub fn push(&self, item: T) -> Result<(), PushError<T>> {
         let mut back = self.back.lock();
@@ -165,7 +201,11 @@ impl<T> BlockingQueue<T> {
         if back.items.try_reserve(1).is_err() {
             return Err(PushError::OutOfMemory(item));
         }
+        if back.items.is_empty() {
+            back.pushed_on = current_cpu();
+        }
         back.items.push_back(item);
+        set_hint(&self.back_ready, true);
         self.wake_one(back);
         Ok(())
     }
@@ -180,32 +220,31 @@ impl<T> BlockingQueue<T> {
         if back.closed {
             return Err(PushError::Closed(item));
         }
-        let full = front.len() + back.items.len() >= capacity.max(1);
+        let full = front.items.len() + back.items.len() >= capacity.max(1);
         // Unless the oldest goes from the back itself, the back must grow.
-        if !(full && front.is_empty()) && back.items.try_reserve(1).is_err() {
+        if !(full && front.items.is_empty()) && back.items.try_reserve(1).is_err() {
             return Err(PushError::OutOfMemory(item));
         }
         let evicted = if full {
-            front.pop_front().or_else(|| back.items.pop_front())
+            self.take_front(&mut front)
+                .or_else(|| back.items.pop_front())
         } else {
             None
         };
+        if back.items.is_empty() {
+            back.pushed_on = current_cpu();
+        }
         back.items.push_back(item);
+        set_hint(&self.back_ready, true);
         drop(front);
         self.wake_one(back);
         Ok(evicted)
     }
 
-    fn wake_one(&self, mut back: MutexGuard<'_, Back<T>>) {
-        self.mark_ready(true);
-        back.idle = false;
-        self.wake_unwoken_sleeper(back);
-    }
-
-    /// Wakes a sleeper, if one is left that no wake-up is on its way to,
+    /// Wakes a parked pop, if one is left that no wake-up is on its way to,
     /// after letting go of `back`.
-    fn wake_unwoken_sleeper(&self, mut back: MutexGuard<'_, Back<T>>) {
-        let wake = back.sleepers > back.waking;
+    fn wake_one(&self, mut back: MutexGuard<'_, Back<T>>) {
+        let wake = back.parked > back.waking;
         if wake {
             back.waking += 1;
         }
@@ -218,99 +257,96 @@ impl<T> BlockingQueue<T> {
     /// Removes the oldest item, waiting for one if the queue is empty:
     /// forever when `timeout` is `None`, otherwise at least `timeout`.
     pub fn pop(&self, timeout: Option<Duration>) -> Pop<T> {
-        // Read the clock only once the queue is found empty.
-        let mut deadline: Option<Option<Instant>> = None;
-        let mut waited = false;
+        // Made (and the clock read) only once the queue is found empty.
+        let mut wait: Option<Wait> = None;
         loop {
             let mut front = self.front.lock();
-            if let Some(item) = front.pop_front() {
-                return Pop::Item(Self::taken(front, item));
+            if let Some(item) = self.take_front(&mut front) {
+                return Pop::Item(self.taken(front, item, wait));
             }
             let mut back = self.back.lock();
             if !back.items.is_empty() {
-                std::mem::swap(&mut *front, &mut back.items);
+                std::mem::swap(&mut front.items, &mut back.items);
                 if back.items.capacity() > SHRINK_ABOVE {
                     back.items = VecDeque::new();
                 }
-                self.mark_ready(back.closed);
-                // More than this pop takes: another sleeper may share them.
-                if front.len() > 1 {
-                    self.wake_unwoken_sleeper(back);
+                set_hint(&self.back_ready, back.closed);
+                // More than this pop takes: another parked one may share them.
+                if front.items.len() > 1 {
+                    set_hint(&self.front_ready, true);
+                    self.wake_one(back);
                 } else {
                     drop(back);
                 }
-                if let Some(item) = front.pop_front() {
-                    return Pop::Item(Self::taken(front, item));
+                if let Some(item) = self.take_front(&mut front) {
+                    return Pop::Item(self.taken(front, item, wait));
                 }
                 continue;
             }
             if back.closed {
                 return Pop::Closed;
             }
-            // Other consumers may take from the front meanwhile.
-            drop(front);
-            // A limit too large to add to the clock is as good as forever.
-            let deadline = *deadline
-                .get_or_insert_with(|| timeout.and_then(|t| Instant::now().checked_add(t)));
-            if deadline.is_some_and(|at| Instant::now() >= at) {
-                // Only a wait that lasted counts: a zero limit is a poll.
-                back.idle |= waited;
+            let wait = wait.get_or_insert_with(|| Wait::new(timeout));
+            if wait.is_over() {
+                // A wait that lasted its whole limit was long; a zero
+                // limit is a poll, not a wait.
+                if wait.has_waited {
+                    front.waits.record(timeout.unwrap_or_default());
+                }
                 return Pop::TimedOut;
             }
-            if !waited && !back.idle {
-                waited = true;
+            let spin = !wait.has_waited && Self::spin_pays(&front, &back);
+            // Other consumers may take from the front meanwhile.
+            drop(front);
+            wait.has_waited = true;
+            if spin {
                 drop(back);
-                self.yield_until_ready();
+                backoff::spin(|| self.back_ready.load(Relaxed) || self.front_ready.load(Relaxed));
                 continue;
             }
-            waited = true;
-            back.sleepers += 1;
-            back = match deadline {
+            back.parked += 1;
+            back = match wait.deadline {
                 None => self.not_empty.wait(back),
                 Some(at) => self.not_empty.wait_until(back, at),
             };
-            // Woken, timed out or spurious: either way one sleeper fewer,
+            // Woken, timed out or spurious: either way one parked pop fewer,
             // and one wake-up fewer on its way (if any was).
-            back.sleepers -= 1;
+            back.parked -= 1;
             back.waking = back.waking.saturating_sub(1);
         }
     }
 
-    /// Hands out `item`, the front's oldest; a front left empty gives back
-    /// a large buffer.
-    fn taken(mut front: MutexGuard<'_, VecDeque<T>>, item: T) -> T {
-        if front.is_empty() && front.capacity() > SHRINK_ABOVE {
-            *front = VecDeque::new();
+    /// Whether a pop that found the queue empty should spin before it
+    /// parks: its recent waits were short, and the last producer ran on
+    /// another CPU (one on this CPU, or woken onto it, could not run while
+    /// this pop spins). Under loom, always: the model explores the spin.
+    fn spin_pays(front: &Front<T>, back: &Back<T>) -> bool {
+        cfg!(loom)
+            || (front.waits.spin_pays()
+                && back.pushed_on.is_some_and(|cpu| Some(cpu) != current_cpu()))
+    }
+
+    /// The front's oldest item, keeping `front_ready` true while more are
+    /// left there.
+    fn take_front(&self, front: &mut Front<T>) -> Option<T> {
+        let item = front.items.pop_front()?;
+        if front.items.is_empty() {
+            set_hint(&self.front_ready, false);
+        }
+        Some(item)
+    }
+
+    /// Hands out `item`, taken from the front: records how long the pop
+    /// waited, if it did, and gives back a large buffer the front left
+    /// empty.
+    fn taken(&self, mut front: MutexGuard<'_, Front<T>>, item: T, wait: Option<Wait>) -> T {
+        if let Some(wait) = wait {
+            front.waits.record(wait.started.elapsed());
+        }
+        if front.items.is_empty() && front.items.capacity() > SHRINK_ABOVE {
+            front.items = VecDeque::new();
         }
         item
-    }
-
-    /// Sets `ready` (under `back`'s lock), writing only when it changes: a
-    /// waiting consumer reads it, and a write per push would move its cache
-    /// line between the cores at every item of a burst.
-    fn mark_ready(&self, ready: bool) {
-        if self.ready.load(Relaxed) != ready {
-            self.ready.store(ready, Relaxed);
-        }
-    }
-
-    /// Waits a little for a push or a close without parking, yielding the
-    /// CPU to whichever thread is runnable (the producer, most likely: a
-    /// yielding thread goes behind the others), for up to [`YIELDING`].
-    fn yield_until_ready(&self) {
-        // loom explores what happens while this thread lets the others
-        // run once; it has no clock to bound more.
-        #[cfg(loom)]
-        {
-            yield_now();
-        }
-        #[cfg(not(loom))]
-        {
-            let until = Instant::now() + YIELDING;
-            while !self.ready.load(Relaxed) && Instant::now() < until {
-                yield_now();
-            }
-        }
     }
 
     /// Removes every queued item and hands them to the caller, in order, so
@@ -318,9 +354,10 @@ impl<T> BlockingQueue<T> {
     pub fn take_all(&self) -> Drained<T> {
         let mut front = self.front.lock();
         let mut back = self.back.lock();
-        self.mark_ready(back.closed);
+        set_hint(&self.back_ready, back.closed);
+        set_hint(&self.front_ready, false);
         Drained {
-            older: std::mem::take(&mut *front),
+            older: std::mem::take(&mut front.items),
             newer: std::mem::take(&mut back.items),
         }
     }
@@ -332,10 +369,11 @@ impl<T> BlockingQueue<T> {
         let mut front = self.front.lock();
         let mut back = self.back.lock();
         back.closed = true;
-        back.waking = back.sleepers;
-        self.mark_ready(true);
+        back.waking = back.parked;
+        set_hint(&self.back_ready, true);
+        set_hint(&self.front_ready, false);
         let drained = Drained {
-            older: std::mem::take(&mut *front),
+            older: std::mem::take(&mut front.items),
             newer: std::mem::take(&mut back.items),
         };
         drop(back);
@@ -348,7 +386,16 @@ impl<T> BlockingQueue<T> {
     pub(crate) fn len(&self) -> usize {
         let front = self.front.lock();
         let back = self.back.lock();
-        front.len() + back.items.len()
+        front.items.len() + back.items.len()
+    }
+}
+
+/// Sets a hint that spinning pops read (under the lock that guards what it
+/// stands for), writing only when it changes: a write per item would move
+/// its cache line between the cores at every item of a burst.
+fn set_hint(hint: &AtomicBool, value: bool) {
+    if hint.load(Relaxed) != value {
+        hint.store(value, Relaxed);
     }
 }
 
@@ -440,6 +487,68 @@ mod tests {
         assert_eq!(drained, vec![2, 3, 4]);
     }
 
+    /// What a spinning pop watches: an item left in the front by another
+    /// consumer counts as much as one pushed at the back.
+    #[test]
+    fn the_hints_follow_both_sides() {
+        let queue = BlockingQueue::new();
+        let ready =
+            |q: &BlockingQueue<u32>| (q.back_ready.load(Relaxed), q.front_ready.load(Relaxed));
+        assert_eq!(ready(&queue), (false, false));
+        queue.push(1).unwrap();
+        queue.push(2).unwrap();
+        queue.push(3).unwrap();
+        assert_eq!(ready(&queue), (true, false));
+        assert_eq!(queue.pop(None), Pop::Item(1)); // swapped in: 2, 3 left
+        assert_eq!(ready(&queue), (false, true));
+        assert_eq!(queue.pop(None), Pop::Item(2));
+        assert_eq!(ready(&queue), (false, true));
+        assert_eq!(queue.pop(None), Pop::Item(3));
+        assert_eq!(ready(&queue), (false, false));
+        queue.push(4).unwrap();
+        drop(queue.take_all());
+        assert_eq!(ready(&queue), (false, false));
+        drop(queue.close());
+        assert_eq!(ready(&queue), (true, false), "closed: a spinner must look");
+    }
+
+    /// A pop spins only for a producer on another CPU, and only once the
+    /// queue's waits have been short; a new queue parks at once.
+    #[test]
+    fn a_pop_spins_only_when_a_spin_pays() {
+        let queue = BlockingQueue::<u32>::new();
+        let decide = |pushed_on: Option<u32>, short: bool| {
+            let mut front = queue.front.lock();
+            let mut back = queue.back.lock();
+            front.waits = WaitHistory::new();
+            if short {
+                for _ in 0..32 {
+                    front.waits.record(Duration::ZERO);
+                }
+            }
+            back.pushed_on = pushed_on;
+            BlockingQueue::spin_pays(&front, &back)
+        };
+        let here = current_cpu();
+        let elsewhere = here.map(|cpu| cpu.wrapping_add(1));
+        assert!(!decide(elsewhere, false), "no history");
+        assert!(!decide(None, true), "no producer known");
+        assert!(!decide(here, true), "the producer runs on this CPU");
+        if here.is_some() {
+            assert!(decide(elsewhere, true));
+        }
+    }
+
+    /// A zero limit is a poll: however often, it never makes a queue spin.
+    #[test]
+    fn polls_are_not_waits() {
+        let queue = BlockingQueue::<u32>::new();
+        for _ in 0..100 {
+            assert_eq!(queue.pop(Some(Duration::ZERO)), Pop::TimedOut);
+        }
+        assert_eq!(queue.front.lock().waits, WaitHistory::new());
+    }
+
     #[test]
     fn drained_large_buffer_is_released() {
         let queue = BlockingQueue::new();
@@ -447,7 +556,7 @@ mod tests {
             queue.push(i).unwrap();
         }
         while let Pop::Item(_) = queue.pop(Some(Duration::ZERO)) {}
-        assert_eq!(queue.front.lock().capacity(), 0);
+        assert_eq!(queue.front.lock().items.capacity(), 0);
         assert_eq!(queue.back.lock().items.capacity(), 0);
     }
 }

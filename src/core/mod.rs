@@ -23,6 +23,7 @@
 //! for a `static`, is left out there.
 #![forbid(unsafe_code)]
 
+pub mod backoff;
 pub mod blocking_queue;
 pub mod counters;
 mod members;

@@ -31,7 +31,6 @@ mod real {
     pub(crate) use parking_lot::RwLock;
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use std::sync::MutexGuard;
-    pub(crate) use std::thread::yield_now;
     pub(crate) use triomphe::Arc;
 
     /// Shared state, or [`OutOfMemory`] instead of an abort.
