@@ -179,24 +179,31 @@ impl Drop for ForeignMessage {
     #[inline]
     fn drop(&mut self) {
         if self.block().refs.release() {
-            Self::free(self.block);
+            // SAFETY: this was the last reference (and `release` ordered
+            // every other holder's use of the block before this point):
+            // nobody else can reach the block, which `new` or `make`
+            // allocated as a `Box`.
+            unsafe { free(self.block) }
         }
     }
 }
 
-impl ForeignMessage {
-    /// Frees the block and releases the data: the last reference's work,
-    /// out of line so that giving back any other stays one atomic.
-    #[cold]
-    #[inline(never)]
-    fn free(block: NonNull<MessageBlock>) {
-        // SAFETY: this was the last reference (and `release` ordered every
-        // other holder's use of the block before this point): nobody else
-        // can reach the block, which `new` or `make` allocated as a `Box`.
-        let block = unsafe { Box::from_raw(block.as_ptr()) };
-        if let Some(destroy) = block.destroy {
-            release(block.header.data, destroy);
-        }
+/// Frees a message block whose last reference went, and releases its data.
+///
+/// # Safety
+/// `block` was allocated by `try_box` as a `MessageBlock` and nobody can
+/// reach it any more.
+#[inline]
+unsafe fn free(block: NonNull<MessageBlock>) {
+    // SAFETY: per this function's contract, the block is ours alone.
+    let MessageBlock {
+        header, destroy, ..
+    } = unsafe { block.as_ptr().read() };
+    match destroy {
+        // SAFETY: as above; read out, the block holds nothing to drop.
+        None => drop(unsafe { Box::from_raw(block.as_ptr().cast::<MaybeUninit<MessageBlock>>()) }),
+        // SAFETY: as above.
+        Some(destroy) => unsafe { release(block, header.data, destroy) },
     }
 }
 
@@ -245,11 +252,20 @@ thread_local! {
     static DEFERRED: Cell<*mut Deferred> = const { Cell::new(ptr::null_mut()) };
 }
 
+/// A release waiting for the outermost publish of its thread: written over
+/// the dying message's own block, so that deferring allocates nothing.
+#[repr(C)]
 struct Deferred {
     data: *mut c_void,
     destroy: unsafe extern "C" fn(*mut c_void),
     next: *mut Deferred,
 }
+
+// A block is reused as a node and freed with the block's layout.
+const _: () = assert!(
+    std::mem::size_of::<Deferred>() == std::mem::size_of::<MessageBlock>()
+        && std::mem::align_of::<Deferred>() == std::mem::align_of::<MessageBlock>()
+);
 
 /// Runs `publish` as a publish of this thread: a message released meanwhile
 /// (by it, by a generator, by whatever a generator calls) has its release
@@ -272,23 +288,37 @@ pub(crate) fn publishing<R>(publish: impl FnOnce() -> R) -> R {
     publish()
 }
 
-/// Releases `data`: at once, or when the thread's outermost publish returns.
-fn release(data: *mut c_void, destroy: unsafe extern "C" fn(*mut c_void)) {
+/// Releases `data` and frees `block`: at once, or, inside a publish, once
+/// the thread's outermost publish returns (the block is the list's node
+/// until then).
+///
+/// # Safety
+/// As `free`; `block` was read out already (it is only memory now), and
+/// `data` was handed over with `destroy` as its release.
+#[inline(never)]
+unsafe fn release(
+    block: NonNull<MessageBlock>,
+    data: *mut c_void,
+    destroy: unsafe extern "C" fn(*mut c_void),
+) {
+    let node = block.cast::<Deferred>();
     if PUBLISHING.get() > 0 {
         let next = DEFERRED.get();
-        match try_box(Deferred {
-            data,
-            destroy,
-            next,
-        }) {
-            Ok(node) => return DEFERRED.set(Box::into_raw(node)),
-            Err(OutOfMemory) => log_error!(
-                "out of memory: a message's release runs at once, while its topic is held"
-            ),
-        }
+        // SAFETY: the block is ours, of the node's size and alignment.
+        unsafe {
+            node.as_ptr().write(Deferred {
+                data,
+                destroy,
+                next,
+            })
+        };
+        DEFERRED.set(node.as_ptr());
+        return;
     }
-    // SAFETY: `data` was handed over with `destroy` as its release; its
-    // last reference goes once, so it is released exactly once.
+    // SAFETY: the block is ours; freed with the layout it was made with.
+    drop(unsafe { Box::from_raw(block.as_ptr().cast::<MaybeUninit<MessageBlock>>()) });
+    // SAFETY: the message's last reference went, once: `data` is released
+    // exactly once, with the function it was handed over with.
     unsafe { destroy(data) }
 }
 
@@ -298,12 +328,18 @@ fn run_deferred() {
         if head.is_null() {
             return;
         }
-        // SAFETY: every node on the list came from `Box::into_raw` in
-        // `release` and is taken off it exactly once, here.
-        let node = unsafe { Box::from_raw(head) };
-        DEFERRED.set(node.next);
+        // SAFETY: every node on the list is a dead message's block written
+        // by `release`, taken off the list exactly once, here.
+        let Deferred {
+            data,
+            destroy,
+            next,
+        } = unsafe { head.read() };
+        DEFERRED.set(next);
+        // SAFETY: as in `release`: the node was the block's last use.
+        drop(unsafe { Box::from_raw(head.cast::<MaybeUninit<MessageBlock>>()) });
         // SAFETY: as in `release`; the node was its only record.
-        unsafe { (node.destroy)(node.data) }
+        unsafe { destroy(data) }
     }
 }
 
