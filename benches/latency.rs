@@ -5,13 +5,16 @@
 //! (`blocking_queue_push`/`_pop` called from Rust). The same scenario as
 //! `pingpong_*` in `c-bench/latency.c` (run by `scripts/bench-compare`
 //! against the original C and GLib), measured the same way: 4,000 rounds
-//! after 200 unmeasured ones, the gap slept with a 1 ns timer slack.
+//! after 200 unmeasured ones, the gap slept by nanosleep with the default
+//! timer slack, as a real requester sleeps.
 //!
-//! `cargo bench --bench latency [-- ROUNDS [SAMPLES]]`: p50 and p99 of the
-//! round trip in µs, medians over ROUNDS (default 3) alternating runs of
-//! SAMPLES (default 4000) round trips each.
+//! `cargo bench --bench latency [-- [--loaded] ROUNDS [SAMPLES]]`: p50 and
+//! p99 of the round trip in µs, medians over ROUNDS (default 3) alternating
+//! runs of SAMPLES (default 4000) round trips each; with `--loaded`, while
+//! one busy loop per CPU runs (a daemon's host is busy).
 
 use std::os::raw::c_void;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -94,32 +97,47 @@ impl Drop for CAbi {
     }
 }
 
-/// Sets this thread's timer slack in ns; 0 puts back its default.
-fn set_timer_slack(ns: libc::c_ulong) {
-    let unused: libc::c_ulong = 0;
-    // SAFETY: PR_SET_TIMERSLACK only changes the calling thread's slack.
-    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, ns, unused, unused, unused) };
+/// Sleeps the idle gap as `sleep_gap` in `c-bench/latency_common.h`: a
+/// plain nanosleep with the default timer slack, as a real requester sleeps
+/// between two requests (longer than nominal; the median slept is shown).
+fn sleep_gap(gap_ns: u64) {
+    if gap_ns > 0 {
+        thread::sleep(Duration::from_nanos(gap_ns));
+    }
 }
 
-/// Sleeps the idle gap as `sleep_gap` in `c-bench/latency_common.h`: with
-/// a 1 ns timer slack for this sleep only (the queues' own waits keep the
-/// default), so that 20 µs is not stretched by the default 50 µs slack.
-fn sleep_gap(gap_ns: u64) {
-    if gap_ns == 0 {
-        return;
+/// One busy loop per CPU at normal priority, for as long as it lives: the
+/// loaded condition, the same for every implementation.
+struct Load {
+    stop: Arc<AtomicBool>,
+    loops: Vec<thread::JoinHandle<()>>,
+}
+
+impl Load {
+    fn start() -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let cpus = thread::available_parallelism().map_or(1, |n| n.get());
+        let loops = (0..cpus)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::black_box(0u64);
+                    }
+                })
+            })
+            .collect();
+        Load { stop, loops }
     }
-    let mut ts = libc::timespec {
-        tv_sec: (gap_ns / 1_000_000_000) as libc::time_t,
-        tv_nsec: (gap_ns % 1_000_000_000) as libc::c_long,
-    };
-    set_timer_slack(1);
-    let remaining: *mut libc::timespec = &mut ts;
-    // SAFETY: both pointers are to a valid timespec (the same one: the
-    // remaining time is slept again after a signal).
-    while unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, 0, remaining, remaining) }
-        == libc::EINTR
-    {}
-    set_timer_slack(0);
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for busy in self.loops.drain(..) {
+            let _ = busy.join();
+        }
+    }
 }
 
 /// Nearest-rank percentile of sorted values.
@@ -177,10 +195,9 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let numbers: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let loaded = args.iter().any(|a| a == "--loaded");
+    let numbers: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let rounds = numbers.first().copied().unwrap_or(3).max(1);
     let samples = numbers.get(1).copied().unwrap_or(4000).max(1);
     type Measure = fn(u64, usize) -> Run;
@@ -188,9 +205,15 @@ fn main() {
         ("crossbeam-channel", |gap, n| ping_pong(crossbeam, gap, n)),
         ("isula-mailbox (C ABI)", |gap, n| ping_pong(c_abi, gap, n)),
     ];
+    let _load = loaded.then(Load::start);
     println!(
         "ping-pong round trip over two queues, µs, p50 / p99: medians of {rounds} alternating \
-         runs of {samples} round trips"
+         runs of {samples} round trips, {}",
+        if loaded {
+            "loaded (one busy loop per CPU)"
+        } else {
+            "quiet"
+        }
     );
     println!(
         "{:<18} {:>24} {:>24}",

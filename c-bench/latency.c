@@ -2,20 +2,22 @@
  * to get what another thread pushed or published, after an idle gap, and
  * what idle subscribers cost. Uses only the original API, so the same
  * source links against this library or against the original C built by
- * ../shared/c-baseline/build.sh (see scripts/bench-compare); latency_glib.c
- * runs the same ping-pong on GLib's GAsyncQueue.
+ * the baseline's build.sh (see scripts/bench-compare); latency_peer.c runs
+ * the same ping-pong on GLib's GAsyncQueue and on crossbeam-channel.
  *
  *   latency SCENARIO [ROUNDS]   prints one line:
  *     pingpong_<gap> p50_ns p99_ns gap_p50_ns
  *     publish<N>_<gap> p50_ns p99_ns gap_p50_ns
  *     idle64 cpu_ms_per_s ctxsw_per_s
+ *     feed<period> p50_ns p99_ns cpu_ns_per_item
  *   latency list                prints the scenario names
  *
  * <gap> is gap0, gap20us, gap100us or gap1ms (see latency_common.h).
  *
  * pingpong: two blocking queues, one thread pushes on q1 and pops q2, the
  * other pops q1 and pushes on q2; the round trip, ROUNDS (4000) rounds
- * after a warm-up, the gap slept before each.
+ * after a warm-up, the gap slept before each (nanosleep, default slack: a
+ * real requester).
  * publish<N>: N subscriber threads each loop in message_subscriber_pop on
  * their own subscription to MAILBOX_TOPIC_CRI_CONTAINER (async); the
  * publisher publishes one event, waits (asleep) until all N popped it,
@@ -26,7 +28,10 @@
  * idle64: 64 threads blocked in message_subscriber_pop (default timeout,
  * looping on ETIMEDOUT), nothing published: CPU time (user + system) and
  * context switches (voluntary + involuntary) of the process over 3 s, per
- * second. */
+ * second.
+ * feed<period>: a producer pushes one item per period (20us, 50us or
+ * 200us, slept as the gaps) into a blocking queue one consumer pops: CPU
+ * time of the whole process per item, and the hand-off's percentiles. */
 #include "latency_common.h"
 
 #include <sys/resource.h>
@@ -271,6 +276,77 @@ static void idle(const char *name)
     _exit(0);
 }
 
+/* --- a consumer fed one item every 200 us --------------------------------- */
+
+typedef struct {
+    blocking_queue *queue;
+    size_t items;
+    uint64_t *pushed_ns; /* when each item was pushed, by index */
+    uint64_t *latency;   /* pop returned - push called, by index */
+} feed_args;
+
+static void *feed_consumer(void *arg)
+{
+    feed_args *f = (feed_args *)arg;
+    for (size_t got = 0; got < f->items; got++) {
+        size_t index = (size_t)(uintptr_t)bq_pop(f->queue) - 1;
+        f->latency[index] = now_ns() - f->pushed_ns[index];
+    }
+    return NULL;
+}
+
+/* The feeding periods: 200 us is the one measured against the original;
+ * the shorter ones show what a waiting pop costs when items come faster. */
+static const gap_def FEEDS[] = {
+    { "20us", 20000 },
+    { "50us", 50000 },
+    { "200us", 200000 },
+};
+#define FEED_COUNT (sizeof(FEEDS) / sizeof(FEEDS[0]))
+
+static uint64_t feed_period(const char *suffix)
+{
+    for (size_t i = 0; i < FEED_COUNT; i++) {
+        if (strcmp(suffix, FEEDS[i].suffix) == 0) {
+            return FEEDS[i].ns;
+        }
+    }
+    return 0;
+}
+
+/* A producer pushes one item every period (nanosleep, default slack) into
+ * a blocking queue that one consumer thread pops: the CPU time of the whole
+ * process per item (what waiting costs between two items, both sides) and
+ * the hand-off's percentiles. */
+static void feed(const char *name, uint64_t period_ns, size_t rounds)
+{
+    size_t items = WARMUP_ROUNDS + rounds;
+    feed_args f = { (blocking_queue *)bq_create(), items, (uint64_t *)calloc(items, sizeof(uint64_t)),
+                    (uint64_t *)calloc(items, sizeof(uint64_t)) };
+    pthread_t consumer;
+    if (f.pushed_ns == NULL || f.latency == NULL || pthread_create(&consumer, NULL, feed_consumer, &f) != 0) {
+        die("feed setup");
+    }
+    uint64_t cpu0 = 0, cpu1, switches;
+    for (size_t i = 0; i < items; i++) {
+        if (i == WARMUP_ROUNDS) {
+            process_usage(&cpu0, &switches);
+        }
+        sleep_gap(period_ns);
+        f.pushed_ns[i] = now_ns();
+        bq_push(f.queue, (void *)(uintptr_t)(i + 1));
+    }
+    pthread_join(consumer, NULL);
+    process_usage(&cpu1, &switches);
+    uint64_t *measured = f.latency + WARMUP_ROUNDS;
+    uint64_t p50 = percentile(measured, rounds, 50), p99 = percentile(measured, rounds, 99);
+    printf("%s %llu %llu %.1f\n", name, (unsigned long long)p50, (unsigned long long)p99,
+           (double)(cpu1 - cpu0) / (double)rounds);
+    bq_destroy(f.queue);
+    free(f.pushed_ns);
+    free(f.latency);
+}
+
 /* --- main --------------------------------------------------------------------- */
 
 static void list(void)
@@ -284,6 +360,9 @@ static void list(void)
         }
     }
     printf("idle64\n");
+    for (size_t i = 0; i < FEED_COUNT; i++) {
+        printf("feed%s\n", FEEDS[i].suffix);
+    }
 }
 
 int main(int argc, char **argv)
@@ -304,6 +383,8 @@ int main(int argc, char **argv)
         publish_to(name, 16, (uint64_t)gap, rounds_arg(argc, argv));
     } else if (strcmp(name, "idle64") == 0) {
         idle(name);
+    } else if (strncmp(name, "feed", 4) == 0 && feed_period(name + 4) > 0) {
+        feed(name, feed_period(name + 4), rounds_arg(argc, argv));
     } else {
         fprintf(stderr, "latency: no scenario %s\n", name);
         return 2;
