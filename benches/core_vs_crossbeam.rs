@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use isula_mailbox::core::blocking_queue::{BlockingQueue, Pop};
-use isula_mailbox::ffi::blocking_queue::{
+use isula_mailbox_abi::{
     blocking_queue, blocking_queue_create, blocking_queue_destroy, blocking_queue_pop,
     blocking_queue_push,
 };
@@ -74,7 +74,8 @@ unsafe impl Sync for CAbi {}
 
 impl CAbi {
     fn new() -> Self {
-        CAbi(blocking_queue_create(-1, None))
+        // SAFETY: no release function.
+        CAbi(unsafe { blocking_queue_create(-1, None) })
     }
 }
 

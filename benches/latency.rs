@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use isula_mailbox::ffi::blocking_queue::{
+use isula_mailbox_abi::{
     blocking_queue, blocking_queue_create, blocking_queue_destroy, blocking_queue_pop,
     blocking_queue_push,
 };
@@ -69,7 +69,8 @@ unsafe impl Send for CAbi {}
 unsafe impl Sync for CAbi {}
 
 fn c_abi() -> CAbi {
-    let queue = blocking_queue_create(-1, None);
+    // SAFETY: no release function.
+    let queue = unsafe { blocking_queue_create(-1, None) };
     assert!(!queue.is_null());
     CAbi(queue)
 }

@@ -16,13 +16,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use isula_mailbox::ffi::mailbox::{
-    cri_container_message_t, mailbox_publish, mailbox_subscribe, mailbox_topic, RawMessageType,
-    RawTopic,
-};
-use isula_mailbox::ffi::mailbox_message::{mailbox_message, mailbox_message_unref};
-use isula_mailbox::ffi::message_subscriber::{message_subscriber_destroy, message_subscriber_pop};
 use isula_mailbox::{ContainerEventKind, ContainerMessage, RecvError, CRI_CONTAINER};
+use isula_mailbox_abi::{
+    cri_container_message_t, mailbox_message, mailbox_message_unref, mailbox_publish,
+    mailbox_subscribe, message_subscriber_destroy, message_subscriber_pop,
+    MAILBOX_TOPIC_CRI_CONTAINER,
+};
 
 const EXECUTORS: usize = 3;
 const CONTAINERS_PER_EXECUTOR: usize = 50;
@@ -60,14 +59,13 @@ fn executor(worker: usize, started: Instant) {
                 let message = cri_container_message_t {
                     container_id: id.as_ptr(),
                     sandbox_id: c"sandbox".as_ptr(),
-                    r#type: RawMessageType(kind as c_int),
+                    r#type: kind as c_int,
                 };
-                let topic = RawTopic(mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as c_int);
                 // SAFETY: the topic's input is a `cri_container_message_t`,
                 // valid for the call.
                 unsafe {
                     mailbox_publish(
-                        topic,
+                        MAILBOX_TOPIC_CRI_CONTAINER,
                         (&message as *const cri_container_message_t)
                             .cast_mut()
                             .cast(),
@@ -84,9 +82,8 @@ fn executor(worker: usize, started: Instant) {
 /// service runs it: pop, read `msg->data`, unref; ETIMEDOUT polls for the
 /// client going away; NULL means the daemon shuts down.
 fn c_stream(cancelled: Arc<AtomicBool>) -> usize {
-    let sub = mailbox_subscribe(RawTopic(
-        mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as c_int,
-    ));
+    // SAFETY: a valid topic.
+    let sub = unsafe { mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER) };
     assert!(!sub.is_null());
     let mut written = 0;
     loop {

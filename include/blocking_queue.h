@@ -42,6 +42,10 @@ extern "C" {
  *
  * Returns the queue (free it with `blocking_queue_destroy`), or NULL when
  * memory runs out.
+ *
+ * # Safety
+ * `release` is NULL or may be called, from any thread, with every item
+ * pushed to the queue.
  */
 struct blocking_queue *blocking_queue_create(int64_t timeout, message_release_t release);
 

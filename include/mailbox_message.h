@@ -16,11 +16,6 @@
 
 
 /**
- * The most references one message may have, as the original's `INT_MAX`.
- */
-#define ForeignMessage_MAX_REFS (size_t)INT32_MAX
-
-/**
  * A reference-counted message. Only `data` is public: the daemon reads
  * `msg->data`; the library allocates messages and keeps the rest private
  * (never allocate, copy or free one yourself).
@@ -42,6 +37,9 @@ extern "C" {
  *
  * Returns the message (the caller owns its reference), or NULL when memory
  * runs out (`data` then stays the caller's: `destroy` is not called).
+ *
+ * # Safety
+ * `destroy` is NULL or may be called with `data`, once, from any thread.
  */
 struct mailbox_message *mailbox_message_create(void *data, message_release_t destroy);
 

@@ -13,7 +13,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use parking_lot::RwLock;
+
+use crate::core::lease::Lease;
+use crate::core::message_queue::Missed;
+use crate::core::oom::OutOfMemory;
 
 /// Where records go instead of stderr.
 pub(crate) type Sink = Box<dyn Fn(Level, &fmt::Arguments<'_>) + Send + Sync>;
@@ -22,12 +25,13 @@ pub(crate) type Sink = Box<dyn Fn(Level, &fmt::Arguments<'_>) + Send + Sync>;
 pub(crate) const DEFAULT_LEVEL: LevelFilter = LevelFilter::Warn;
 
 struct MailboxLogger {
-    sink: RwLock<Option<Sink>>,
+    /// Borrowed by every record while the sink runs (a sink may log through
+    /// the library in turn), so that once a new sink is set, the old one
+    /// (and the daemon's `user` pointer behind it) is never called again.
+    sink: Lease<Sink>,
 }
 
-static LOGGER: MailboxLogger = MailboxLogger {
-    sink: RwLock::new(None),
-};
+static LOGGER: MailboxLogger = MailboxLogger { sink: Lease::new() };
 
 /// Whether `LOGGER` is the process's logger (it is not when a Rust host
 /// installed its own first; then that one gets the records).
@@ -42,12 +46,8 @@ impl Log for MailboxLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        // Held during the call so that once a new sink is set, the old one
-        // (and the daemon's `user` pointer behind it) is never called again.
-        // Recursive: the sink may log through the library in turn.
-        let sink = self.sink.read_recursive();
-        match sink.as_ref() {
-            Some(sink) => sink(record.level(), record.args()),
+        match self.sink.borrow() {
+            Some(sink) => (*sink)(record.level(), record.args()),
             None => {
                 let mut line = LineBuffer::new();
                 line.format(&format_args!(
@@ -78,25 +78,24 @@ pub(crate) fn ensure_installed() {
 /// Sends records up to `max_level` to `sink`, or puts back the stderr
 /// default (warnings and errors) when `sink` is `None`. Returns once no
 /// thread is still inside the previous sink. Does nothing to the level
-/// of a logger the process installed itself.
-pub(crate) fn set_sink(sink: Option<Sink>, max_level: LevelFilter) {
+/// of a logger the process installed itself. Changes nothing when memory
+/// runs out.
+pub(crate) fn set_sink(sink: Option<Sink>, max_level: LevelFilter) -> Result<(), OutOfMemory> {
     ensure_installed();
     let level = if sink.is_some() {
         max_level
     } else {
         DEFAULT_LEVEL
     };
-    let mut slot = LOGGER.sink.write();
-    let previous = std::mem::replace(&mut *slot, sink);
-    #[cfg(test)]
-    tests::pause_if_asked();
-    // Under the same lock as the sink: two racing calls cannot leave one's
-    // sink with the other's level.
-    if INSTALLED.load(Ordering::Acquire) {
-        log::set_max_level(level);
-    }
-    drop(slot);
+    let previous = LOGGER.sink.replace(sink, || {
+        // Under the lease's lock, as the sink changes: two racing calls
+        // cannot leave one's sink with the other's level.
+        if INSTALLED.load(Ordering::Acquire) {
+            log::set_max_level(level);
+        }
+    })?;
     drop(previous);
+    Ok(())
 }
 
 /// One log line, formatted on the stack: at most [`LineBuffer::CAPACITY`]
@@ -172,24 +171,26 @@ macro_rules! log_error {
     }};
 }
 
+/// Logs what subscribers missed of a message that `function` published
+/// (the publish itself went through; each miss is counted in `dropped`).
+pub(crate) fn report_missed(function: &str, missed: Missed) {
+    if missed.at_limit > 0 {
+        log_error!(
+            "{function}: message reference limit reached, {} subscribers missed the message",
+            missed.at_limit
+        );
+    }
+    if missed.out_of_memory > 0 {
+        log_error!(
+            "{function}: out of memory, {} subscribers missed the message",
+            missed.out_of_memory
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::cell::Cell;
-    use std::sync::atomic::AtomicBool;
-    use std::sync::mpsc;
-    use std::time::Duration;
-
-    thread_local! {
-        /// Run by `set_sink` between storing the sink and setting the level.
-        static PAUSE: Cell<Option<fn()>> = const { Cell::new(None) };
-    }
-
-    pub(super) fn pause_if_asked() {
-        if let Some(pause) = PAUSE.take() {
-            pause();
-        }
-    }
 
     #[test]
     fn a_line_is_cut_at_its_capacity_and_carries_no_nul() {
@@ -205,45 +206,25 @@ mod tests {
         assert!(text.ends_with('é'));
     }
 
-    static STORED: AtomicBool = AtomicBool::new(false);
-    static OTHER_DONE: AtomicBool = AtomicBool::new(false);
-
-    /// Two racing `set_sink` calls: one sets a sink at `Trace` and is held
-    /// right after storing it, the other puts the default back meanwhile.
-    /// Whichever sink stays, the level must be its own (the default's is
-    /// `Warn`: a `Trace` level there would print info records to stderr).
+    /// Two threads set sinks racing each other, many times: whichever
+    /// sink stays, the level must be its own (the default's is `Warn`: a
+    /// `Trace` level there would print info records to stderr).
     #[test]
     fn racing_sinks_leave_the_level_of_the_sink_that_stays() {
         ensure_installed();
-        let (started, stored) = mpsc::channel();
-        let setter = std::thread::spawn(move || {
-            PAUSE.set(Some(|| {
-                STORED.store(true, Ordering::SeqCst);
-                // Gives the other call time to finish, if it can.
-                for _ in 0..100 {
-                    if OTHER_DONE.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-            }));
-            started.send(()).unwrap();
-            set_sink(Some(Box::new(|_, _| {})), LevelFilter::Trace);
-        });
-        stored.recv().unwrap();
-        while !STORED.load(Ordering::SeqCst) {
-            std::thread::yield_now();
+        for _ in 0..500 {
+            std::thread::scope(|scope| {
+                scope.spawn(|| set_sink(Some(Box::new(|_, _| {})), LevelFilter::Trace));
+                scope.spawn(|| set_sink(None, DEFAULT_LEVEL));
+            });
+            let sink_set = LOGGER.sink.borrow().is_some();
+            let expected = if sink_set {
+                LevelFilter::Trace
+            } else {
+                DEFAULT_LEVEL
+            };
+            assert_eq!(log::max_level(), expected, "sink set: {sink_set}");
         }
-        set_sink(None, DEFAULT_LEVEL);
-        OTHER_DONE.store(true, Ordering::SeqCst);
-        setter.join().unwrap();
-        let sink_set = LOGGER.sink.read().is_some();
-        let expected = if sink_set {
-            LevelFilter::Trace
-        } else {
-            DEFAULT_LEVEL
-        };
-        assert_eq!(log::max_level(), expected, "sink set: {sink_set}");
-        set_sink(None, DEFAULT_LEVEL);
+        set_sink(None, DEFAULT_LEVEL).unwrap();
     }
 }

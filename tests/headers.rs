@@ -1,8 +1,10 @@
 //! The committed headers in `include/` are exactly what cbindgen generates
 //! from `src/ffi/` now (build.rs writes them to `$OUT_DIR/include`).
 //! After changing the C API: `ISULA_MAILBOX_UPDATE_HEADERS=1 cargo build`,
-//! then commit `include/`.
+//! then commit `include/`. And the Rust declarations of the C API that the
+//! project's Rust tests use say the same.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -37,4 +39,82 @@ fn committed_headers_match_the_generated_ones() {
         "include/{stale:?} differ from what cbindgen generates now; run \
          `ISULA_MAILBOX_UPDATE_HEADERS=1 cargo build` and commit include/"
     );
+}
+
+/// Drops `/* ... */` comments and preprocessor lines.
+fn code(c: &str) -> String {
+    let mut out = String::new();
+    let mut rest = c;
+    while let Some(start) = rest.find("/*") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find("*/")
+            .map_or(rest.len(), |e| start + e + 2);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out.lines()
+        .filter(|line| !line.trim_start().starts_with('#') && !line.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `name -> argument count` of the statements `name(args)` that end in `;`
+/// and are not typedefs, inline functions or macros.
+fn prototypes(code: &str) -> BTreeMap<String, usize> {
+    let mut found = BTreeMap::new();
+    for statement in code.split(';') {
+        let statement = statement.trim();
+        // What follows a body (`extern "C" {`, an inline function, a
+        // struct) is the statement.
+        let statement = statement.rsplit(['{', '}']).next().unwrap_or("").trim();
+        if statement.contains("typedef") {
+            continue;
+        }
+        let Some(open) = statement.find('(') else {
+            continue;
+        };
+        let name: String = statement[..open]
+            .trim_end()
+            .rsplit(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("")
+            .to_string();
+        let Some(close) = statement.rfind(')') else {
+            continue;
+        };
+        let args = statement[open + 1..close].trim();
+        let count = match args {
+            "" | "void" => 0,
+            args => args.split(',').filter(|arg| !arg.trim().is_empty()).count(),
+        };
+        if !name.is_empty() {
+            found.insert(name, count);
+        }
+    }
+    found
+}
+
+/// Every function of the headers is declared in `c-tests/abi/src/lib.rs`
+/// (the C API as the Rust tests, benchmarks and fuzzer see it), with as
+/// many arguments, and nothing else is: those declarations cannot drift
+/// from the C API.
+#[test]
+fn the_rust_declarations_of_the_c_api_match_the_headers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut headers = BTreeMap::new();
+    for entry in fs::read_dir(root.join("include")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "h") {
+            headers.extend(prototypes(&code(&fs::read_to_string(&path).unwrap())));
+        }
+    }
+    let source = fs::read_to_string(root.join("c-tests/abi/src/lib.rs")).unwrap();
+    let externs = &source[source.find("extern \"C\" {").unwrap() + 12..];
+    let declared: BTreeMap<String, usize> = prototypes(&code(externs))
+        .into_iter()
+        .filter(|(name, _)| !name.is_empty())
+        .collect();
+    assert!(headers.len() >= 29, "{headers:?}");
+    assert_eq!(declared, headers);
 }

@@ -1,8 +1,12 @@
-//! The tree reads as the architecture (README, "Layout"):
+//! The tree reads as the architecture (`src/lib.rs`, README "Layout"):
 //! - no cycle between the modules of `src/`, judged from their `use`
 //!   lines (a name a module re-exports from a child counts as the child's);
+//! - the floors, from the bottom: `sys`; `core`; `alloc`; `mailbox`; then
+//!   `ffi` and `api` side by side, neither using the other;
 //! - no `unsafe` in `src/core/` and `src/api/` but their `forbid`
-//!   attributes.
+//!   attributes;
+//! - every C export runs its body through `ffi_body!` (or `ffi::call`):
+//!   none can let a panic out or fail without a log line.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -25,7 +29,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `core/mod.rs` -> `core`, `ffi/mailbox/typed.rs` -> `ffi::mailbox::typed`.
+/// `core/mod.rs` -> `core`, `mailbox/events.rs` -> `mailbox::events`.
 fn module_of(file: &Path) -> Module {
     let rel = file.strip_prefix(src()).unwrap();
     let mut parts: Module = rel
@@ -183,6 +187,11 @@ impl Crate {
             let module = module_of(file);
             let code = code_of(&fs::read_to_string(file).unwrap());
             for (public, tree) in use_items(&code) {
+                // An inline `mod tests` taking its file's names: its
+                // `super` is the file, not the file's parent.
+                if tree == "super::*" {
+                    continue;
+                }
                 for (path, name) in expand(&tree) {
                     let Some(absolute) = krate.absolute(&module, &path) else {
                         continue; // another crate
@@ -321,15 +330,20 @@ fn no_module_depends_on_one_that_depends_on_it() {
     }
 }
 
-/// The floors, lowest first: `sys` (the system calls the core needs, made
-/// safe) uses nothing of the crate; `core` uses only itself and `sys`.
+/// The floors: what each top-level module may use (itself included, and
+/// `logging`, beside them all but `core` and below).
 #[test]
-fn the_core_does_not_depend_on_the_layers_above_it() {
+fn each_floor_uses_only_the_floors_below_it() {
     let krate = Crate::load();
     for (module, targets) in krate.edges() {
         let allowed: &[&str] = match module.first().map(String::as_str) {
-            Some("sys") => &[],
+            Some("sys") => &["sys"],
             Some("core") => &["core", "sys"],
+            Some("alloc") => &["alloc", "core"],
+            Some("logging") => &["logging", "core"],
+            Some("mailbox") => &["mailbox", "alloc", "core", "logging"],
+            Some("ffi") => &["ffi", "mailbox", "alloc", "core", "logging"],
+            Some("api") => &["api", "mailbox", "core", "logging"],
             _ => continue,
         };
         for target in targets {
@@ -382,4 +396,31 @@ fn the_use_tree_expander_reads_nested_groups() {
             ("super".into(), "super".into()),
         ]
     );
+}
+
+/// Every `#[no_mangle]` function's body is an `ffi_body!` (or, for the one
+/// export split in two, an `ffi::call`): the boundary is not optional.
+#[test]
+fn every_export_runs_inside_the_boundary() {
+    let mut files = Vec::new();
+    rust_files(&src().join("ffi"), &mut files);
+    let mut exports = 0;
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        let code = code_of(&text);
+        for (at, _) in code.match_indices("#[no_mangle]") {
+            exports += 1;
+            let rest = &code[at..];
+            let body = &rest[rest.find('{').unwrap() + 1..];
+            let first = body.trim_start();
+            let name = rest.split("fn ").nth(1).unwrap().split('(').next().unwrap();
+            let split = format!("{}_in_boundary(", name.trim_start_matches("mailbox_"));
+            assert!(
+                first.starts_with("ffi_body!") || first.contains(&split),
+                "{}: {name} does not run inside ffi_body!",
+                file.display()
+            );
+        }
+    }
+    assert!(exports >= 29, "only {exports} exports found");
 }

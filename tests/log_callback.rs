@@ -9,8 +9,10 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use isula_mailbox::ffi::isula_mailbox::{mailbox_log_level, mailbox_set_log_callback, RawLogLevel};
-use isula_mailbox::ffi::mailbox_message::mailbox_message_ref;
+use isula_mailbox_abi::{
+    mailbox_log_level, mailbox_message_ref, mailbox_set_log_callback, MAILBOX_LOG_ERROR,
+    MAILBOX_LOG_WARN,
+};
 
 static RECEIVED: Mutex<Vec<(mailbox_log_level, String)>> = Mutex::new(Vec::new());
 static FORMATTED: AtomicUsize = AtomicUsize::new(0);
@@ -36,7 +38,7 @@ impl fmt::Display for Expensive {
 
 #[test]
 fn records_reach_the_callback_filtered_before_formatting() {
-    let warn = RawLogLevel(mailbox_log_level::MAILBOX_LOG_WARN as i32);
+    let warn = MAILBOX_LOG_WARN;
     // SAFETY: `collect` may be called from any thread with this user pointer.
     unsafe { mailbox_set_log_callback(Some(collect), warn, 0x5eed as *mut c_void) };
 
@@ -53,12 +55,9 @@ fn records_reach_the_callback_filtered_before_formatting() {
     );
     let received = RECEIVED.lock().unwrap().clone();
     assert_eq!(received.len(), 2);
-    assert_eq!(received[0].0, mailbox_log_level::MAILBOX_LOG_ERROR);
+    assert_eq!(received[0].0, MAILBOX_LOG_ERROR);
     assert_eq!(received[0].1, "mailbox_message_ref: p is NULL");
-    assert_eq!(
-        received[1],
-        (mailbox_log_level::MAILBOX_LOG_WARN, "expensive".to_owned())
-    );
+    assert_eq!(received[1], (MAILBOX_LOG_WARN, "expensive".to_owned()));
 
     // NULL puts back the stderr default: the callback hears nothing more.
     // SAFETY: no callback.

@@ -20,6 +20,7 @@ use loom::sync::Arc;
 use loom::thread;
 
 use isula_mailbox::core::blocking_queue::{BlockingQueue, Pop};
+use isula_mailbox::core::lease::Lease;
 use isula_mailbox::core::message_queue::MessageQueue;
 use isula_mailbox::core::refcount::RefCount;
 use isula_mailbox::core::shared::Shared;
@@ -249,5 +250,32 @@ fn shutdown_racing_with_publish_and_subscribe() {
             "payload dropped exactly once"
         );
         drop(early);
+    });
+}
+
+/// A topic's registration (or the log sink) taken while publishers use it:
+/// the taker waits for every borrower, a borrower may borrow again while
+/// the taker waits (a generator publishing in turn), and what a borrower
+/// saw is never dropped under it. loom reports a deadlock if a nested
+/// borrow waited for the taker, or the taker for a borrower that was done.
+#[test]
+fn take_waits_for_borrowers_and_a_nested_borrow_goes_through() {
+    loom::model(|| {
+        let lease = Arc::new(Lease::new());
+        lease.install(7u64, || ()).unwrap();
+        let publisher = {
+            let lease = Arc::clone(&lease);
+            thread::spawn(move || {
+                if let Some(outer) = lease.borrow() {
+                    let inner = lease.borrow();
+                    assert_eq!(*outer, 7);
+                    assert!(inner.is_none_or(|inner| *inner == 7));
+                }
+            })
+        };
+        let taken = lease.take(|_| ()).expect("installed");
+        assert_eq!(taken, 7);
+        publisher.join().unwrap();
+        assert!(lease.borrow().is_none());
     });
 }

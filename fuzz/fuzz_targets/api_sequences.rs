@@ -21,15 +21,10 @@ use std::sync::Mutex;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
-use isula_mailbox::ffi::blocking_queue::*;
-use isula_mailbox::ffi::isula_mailbox::*;
-use isula_mailbox::ffi::mailbox::*;
-use isula_mailbox::ffi::mailbox_message::*;
-use isula_mailbox::ffi::message_queue::*;
-use isula_mailbox::ffi::message_subscriber::*;
+use isula_mailbox_abi::*;
 
 const ETIMEDOUT: i32 = 110;
-const TOPIC: RawTopic = RawTopic(mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as i32);
+const TOPIC: mailbox_topic = MAILBOX_TOPIC_CRI_CONTAINER;
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -231,7 +226,8 @@ impl Model {
     fn apply(&mut self, op: &Op) {
         match *op {
             Op::QueueCreate => {
-                let handle = blocking_queue_create(0, Some(release));
+                // SAFETY: `release` takes every payload the harness makes.
+                let handle = unsafe { blocking_queue_create(0, Some(release)) };
                 self.queues.push(Queue {
                     handle,
                     items: VecDeque::new(),
@@ -287,7 +283,8 @@ impl Model {
             }
             Op::MessageCreate => {
                 let (id, data) = new_payload();
-                let raw = mailbox_message_create(data, Some(release));
+                // SAFETY: `release` takes every payload the harness makes.
+                let raw = unsafe { mailbox_message_create(data, Some(release)) };
                 self.live.push(id);
                 self.add_ref(id);
                 self.messages.push(Message { raw, id });
@@ -312,7 +309,8 @@ impl Model {
                 self.drop_ref(message.id);
             }
             Op::SubscriberCreate => {
-                let handle = message_subscriber_create(0, Some(release));
+                // SAFETY: `release` takes every payload the harness makes.
+                let handle = unsafe { message_subscriber_create(0, Some(release)) };
                 self.subscribers.push(Subscriber {
                     handle,
                     pending: VecDeque::new(),
@@ -381,7 +379,8 @@ impl Model {
                 self.subscribers.swap_remove(s);
             }
             Op::QueueOfMessagesCreate => {
-                let handle = message_queue_create(Some(release));
+                // SAFETY: `release` takes every payload the harness makes.
+                let handle = unsafe { message_queue_create(Some(release)) };
                 self.mqs.push(Mq {
                     handle,
                     shut_down: false,
@@ -493,7 +492,8 @@ impl Model {
                 }
             }
             Op::TopicSubscribe => {
-                let handle = mailbox_subscribe(TOPIC);
+                // SAFETY: `release` takes every payload the harness makes.
+                let handle = unsafe { mailbox_subscribe(TOPIC) };
                 if self.topic == Some(true) {
                     assert!(!handle.is_null());
                     self.subscribers.push(Subscriber {
@@ -526,7 +526,11 @@ impl Model {
             }
             Op::TopicCapacity(capacity) => {
                 let capacity = usize::from(capacity % 4);
-                assert_eq!(mailbox_set_subscriber_capacity(TOPIC, capacity), 0);
+                // SAFETY: a valid topic.
+                assert_eq!(
+                    unsafe { mailbox_set_subscriber_capacity(TOPIC, capacity) },
+                    0
+                );
                 self.topic_capacity = capacity;
             }
         }
@@ -558,7 +562,8 @@ impl Model {
         }
         // SAFETY: not called from the generator.
         unsafe { mailbox_unregister_topic_handler(TOPIC) };
-        assert_eq!(mailbox_set_subscriber_capacity(TOPIC, 0), 0);
+        // SAFETY: a valid topic.
+        assert_eq!(unsafe { mailbox_set_subscriber_capacity(TOPIC, 0) }, 0);
     }
 }
 
@@ -572,8 +577,9 @@ unsafe extern "C" fn discard_log(
 fuzz_target!(|ops: Vec<Op>| {
     // Quiet: bad input is logged by design, and fuzzing makes plenty.
     // SAFETY: the callback ignores its arguments and is valid forever.
-    unsafe { mailbox_set_log_callback(Some(discard_log), RawLogLevel(0), ptr::null_mut()) };
-    assert_eq!(mailbox_set_subscriber_timeout(TOPIC, 0), 0);
+    unsafe { mailbox_set_log_callback(Some(discard_log), 0, ptr::null_mut()) };
+    // SAFETY: a valid topic.
+    assert_eq!(unsafe { mailbox_set_subscriber_timeout(TOPIC, 0) }, 0);
     let first_id = NEXT_ID.load(Ordering::Relaxed);
     let mut model = Model::default();
     for op in ops.iter().take(256) {

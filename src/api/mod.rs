@@ -9,14 +9,14 @@
 //! - [`Error`], [`RecvError`]: why a call failed.
 //!
 //! Safe Rust only (the `forbid` below): what reads C data or asserts a
-//! type is in `ffi/mailbox/typed.rs`.
+//! type is in `mailbox/events.rs`, below both this API and the C ABI.
 #![forbid(unsafe_code)]
 
 mod error;
 mod subscription;
 mod topic;
 
-pub use crate::ffi::mailbox::typed::{
+pub use crate::mailbox::events::{
     ContainerEventKind, ContainerMessage, CriContainer, Event, ForeignEvent, TopicKind,
 };
 pub use error::{Error, RecvError};

@@ -5,8 +5,8 @@ use std::time::Duration;
 use super::RecvError;
 use crate::core::blocking_queue::Pop;
 use crate::core::subscriber::Subscriber;
-use crate::ffi::mailbox::typed::{Event, EventsAre};
-use crate::ffi::mailbox_message::ForeignMessage;
+use crate::mailbox::events::{Event, EventsAre};
+use crate::mailbox::message::ForeignMessage;
 
 /// Events of a topic, from when it was made; dropped, it unsubscribes.
 ///

@@ -6,14 +6,13 @@ use std::time::Duration;
 
 use super::{CriContainer, Error, ForeignEvent, Subscription, TopicKind};
 use crate::core::counters::Snapshot;
-use crate::ffi::mailbox::{mailbox, mailbox_topic, typed};
+use crate::core::topics::Published;
+use crate::logging;
+use crate::mailbox::{self, events, mailbox};
 
 /// The topic `MAILBOX_TOPIC_CRI_CONTAINER`, the same one the C functions
 /// use: a C publisher reaches a Rust subscriber and the other way round.
-pub const CRI_CONTAINER: Topic<CriContainer> = Topic::new(
-    mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as usize,
-    "CRI_CONTAINER",
-);
+pub const CRI_CONTAINER: Topic<CriContainer> = Topic::new(mailbox::CRI_CONTAINER, "CRI_CONTAINER");
 
 /// Counters of a topic since it was registered: the `mailbox_topic_stats`
 /// of `mailbox_get_topic_stats`.
@@ -101,7 +100,7 @@ impl<K: TopicKind> Topic<K> {
         E: Send + Sync + 'static,
         G: for<'a> Fn(&K::Input<'a>) -> Option<E> + Send + Sync + 'static,
     {
-        Ok(typed::register::<K, E, G>(self.index, generator)?)
+        Ok(events::register::<K, E, G>(self.index, generator)?)
     }
 
     /// Registers the topic as synchronous: publishing calls `handler` in the
@@ -110,7 +109,7 @@ impl<K: TopicKind> Topic<K> {
     where
         H: for<'a> Fn(&K::Input<'a>) + Send + Sync + 'static,
     {
-        Ok(typed::register_handler::<K, H>(self.index, handler)?)
+        Ok(events::register_handler::<K, H>(self.index, handler)?)
     }
 
     /// Unregisters the topic, whoever registered it: every subscription
@@ -132,13 +131,20 @@ impl<K: TopicKind> Topic<K> {
     /// (logged, and counted in each subscriber's `dropped`), as with
     /// `mailbox_publish`.
     pub fn publish(&self, input: &K::Input<'_>) {
-        typed::publish_input::<K>(self.index, input);
+        match events::publish_input::<K>(self.index, input) {
+            Ok(Published::OutOfMemory) => {
+                log_error!("Topic::publish: out of memory, the event reached no subscriber")
+            }
+            Ok(Published::Done(missed)) => logging::report_missed("Topic::publish", missed),
+            // Nothing to publish; the topic is valid by construction.
+            Ok(Published::Quiet | Published::Nothing) | Err(_) => {}
+        }
     }
 
     /// Subscribes to the events of a topic registered from Rust with
     /// events of type `E`. [`Error::EventType`] for any other registrant.
     pub fn subscribe<E: Send + Sync + 'static>(&self) -> Result<Subscription<E>, Error> {
-        let (subscriber, events) = typed::subscribe::<E>(self.index)?;
+        let (subscriber, events) = events::subscribe::<E>(self.index)?;
         Ok(Subscription::new(subscriber, events))
     }
 
@@ -146,7 +152,7 @@ impl<K: TopicKind> Topic<K> {
     /// generator makes what `E` (by implementing [`ForeignEvent`]) says;
     /// or from Rust with events of type `E`.
     pub fn subscribe_foreign<E: ForeignEvent>(&self) -> Result<Subscription<E>, Error> {
-        let (subscriber, events) = typed::subscribe_foreign::<E>(self.index)?;
+        let (subscriber, events) = events::subscribe_foreign::<E>(self.index)?;
         Ok(Subscription::new(subscriber, events))
     }
 

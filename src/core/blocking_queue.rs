@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use super::backoff::{self, WaitHistory};
+use super::refused::Refused;
 use super::sync::{AtomicBool, Condvar, Mutex, MutexGuard};
 use crate::sys::current_cpu;
 
@@ -20,24 +21,6 @@ pub enum Pop<T> {
     Closed,
     /// The queue stayed empty for the whole time limit.
     TimedOut,
-}
-
-/// Why a push did not queue its item; the item comes back with it.
-#[derive(Debug, PartialEq, Eq)]
-pub enum PushError<T> {
-    /// The queue is closed.
-    Closed(T),
-    /// The queue could not grow.
-    OutOfMemory(T),
-}
-
-impl<T> PushError<T> {
-    /// The item that was not queued.
-    pub fn into_item(self) -> T {
-        match self {
-            PushError::Closed(item) | PushError::OutOfMemory(item) => item,
-        }
-    }
 }
 
 /// A queue of `T` that any number of threads push to and pop from.
@@ -193,13 +176,13 @@ impl<T> BlockingQueue<T> {
 
     /// Appends `item` and wakes one parked `pop`. Gives the item back if
     /// the queue is closed or cannot grow.
-    pub fn push(&self, item: T) -> Result<(), PushError<T>> {
+    pub fn push(&self, item: T) -> Result<(), Refused<T>> {
         let mut back = self.back.lock();
         if back.closed {
-            return Err(PushError::Closed(item));
+            return Err(Refused::Closed(item));
         }
         if back.items.try_reserve(1).is_err() {
-            return Err(PushError::OutOfMemory(item));
+            return Err(Refused::OutOfMemory(item));
         }
         if back.items.is_empty() {
             back.pushed_on = current_cpu();
@@ -214,16 +197,16 @@ impl<T> BlockingQueue<T> {
     /// already queued; returns the removed one so the caller can dispose of
     /// it outside the lock. Gives the item back if the queue is closed or
     /// cannot grow.
-    pub fn push_bounded(&self, item: T, capacity: usize) -> Result<Option<T>, PushError<T>> {
+    pub fn push_bounded(&self, item: T, capacity: usize) -> Result<Option<T>, Refused<T>> {
         let mut front = self.front.lock();
         let mut back = self.back.lock();
         if back.closed {
-            return Err(PushError::Closed(item));
+            return Err(Refused::Closed(item));
         }
         let full = front.items.len() + back.items.len() >= capacity.max(1);
         // Unless the oldest goes from the back itself, the back must grow.
         if !(full && front.items.is_empty()) && back.items.try_reserve(1).is_err() {
-            return Err(PushError::OutOfMemory(item));
+            return Err(Refused::OutOfMemory(item));
         }
         let evicted = if full {
             self.take_front(&mut front)
@@ -452,7 +435,7 @@ mod tests {
         for waiter in waiters {
             assert_eq!(waiter.join().unwrap(), Pop::Closed);
         }
-        assert_eq!(queue.push(2), Err(PushError::Closed(2)));
+        assert_eq!(queue.push(2), Err(Refused::Closed(2)));
         assert_eq!(queue.pop(None), Pop::Closed);
     }
 

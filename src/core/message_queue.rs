@@ -4,13 +4,12 @@
 use std::sync::atomic::AtomicU32;
 
 use super::counters::{Snapshot, SubscriberCount};
-use super::members::{Closing, Members};
+use super::members::{Arrival, Inbox, Members};
 use super::oom::OutOfMemory;
+use super::refused::Refused;
 use super::shared::Shared;
 use super::subscriber::{Subscriber, SubscriberOptions};
 use super::sync::{try_arc, Arc};
-
-pub use super::members::{Leftovers, Missed, Refusal};
 
 /// Fan-out of messages to subscribers.
 ///
@@ -23,7 +22,8 @@ pub use super::members::{Leftovers, Missed, Refusal};
 /// ```
 /// use std::sync::Arc;
 /// use isula_mailbox::core::blocking_queue::Pop;
-/// use isula_mailbox::core::message_queue::{MessageQueue, Refusal};
+/// use isula_mailbox::core::message_queue::MessageQueue;
+/// use isula_mailbox::core::refused::Refused;
 /// use isula_mailbox::core::subscriber::SubscriberOptions;
 ///
 /// let queue = MessageQueue::new().unwrap();
@@ -34,7 +34,7 @@ pub use super::members::{Leftovers, Missed, Refusal};
 ///
 /// queue.shutdown();
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
-/// assert!(matches!(queue.publish(Arc::new("late")), Err((Refusal::ShutDown, _))));
+/// assert!(matches!(queue.publish(Arc::new("late")), Err(Refused::Closed(_))));
 /// ```
 pub struct MessageQueue<M> {
     members: Arc<Members<M>>,
@@ -59,7 +59,7 @@ impl<M> MessageQueue<M> {
     }
 
     /// A new subscriber that receives every message published from now on.
-    pub fn subscribe(&self, options: SubscriberOptions) -> Result<Subscriber<M>, Refusal> {
+    pub fn subscribe(&self, options: SubscriberOptions) -> Result<Subscriber<M>, Refused> {
         let subscriber = Subscriber::for_queue(options, &self.members)?;
         self.members.attach(subscriber.inbox())?;
         Ok(subscriber)
@@ -72,30 +72,85 @@ impl<M> MessageQueue<M> {
         self.members.detach(subscriber.inbox())
     }
 
-    /// Delivers `message` to every subscriber attached now; each gets its
-    /// own reference and the caller's reference is consumed. On refusal the
-    /// message comes back, nothing delivered. What must be dropped comes
-    /// back as [`Leftovers`], for the caller to drop once it holds no lock:
-    /// dropping a message may run the daemon's release function.
+    /// Delivers `message` to every subscriber attached now, in the caller's
+    /// thread and under one lock, so that every subscriber sees the same
+    /// order; each gets its own reference and the caller's is consumed. On
+    /// refusal the message comes back, nothing delivered. What must be
+    /// dropped comes back as [`Leftovers`], for the caller to drop once it
+    /// holds no lock: dropping a message may run the daemon's release
+    /// function, which may call back into the library.
     ///
     /// A subscriber that cannot take the message (shut down, or out of
     /// memory) misses it, counted in `dropped`: the others still get it.
-    pub fn publish(&self, message: M) -> Result<Leftovers<M>, (Refusal, M)>
+    pub fn publish(&self, message: M) -> Result<Leftovers<M>, Refused<M>>
     where
         M: Shared,
     {
-        self.members.publish(message)
+        let list = self.members.lock();
+        let counters = self.members.counters();
+        if list.shut_down {
+            return Err(Refused::Closed(message));
+        }
+        let mut leftovers = Leftovers::default();
+        // Room for what bounded inboxes push out, made before anything is
+        // delivered: a publish either fails whole or delivers everywhere.
+        if leftovers.pushed_out.try_reserve(list.bounded).is_err() {
+            counters.count_dropped(list.inboxes.len());
+            return Err(Refused::OutOfMemory(message));
+        }
+        counters.count_published();
+        let (mut delivered, mut dropped, mut out_of_memory) = (0, 0, 0);
+        let mut deliver = |inbox: &Inbox<M>, message: M| -> Option<M> {
+            match inbox.deliver(message) {
+                Arrival::Queued => delivered += 1,
+                Arrival::QueuedPushingOut(oldest) => {
+                    delivered += 1;
+                    dropped += 1;
+                    leftovers.pushed_out.push(oldest); // within the room made above
+                }
+                Arrival::Refused(refused) => {
+                    dropped += 1;
+                    out_of_memory += usize::from(matches!(refused, Refused::OutOfMemory(_)));
+                    return Some(refused.into_inner());
+                }
+            }
+            None
+        };
+        let mut over_limit = 0;
+        match list.inboxes.split_last() {
+            Some((last, others)) => {
+                for inbox in others {
+                    match message.share() {
+                        // A refused copy is never the last reference (the
+                        // caller's is still here): dropping it frees nothing.
+                        Some(copy) => drop(deliver(inbox, copy)),
+                        None => over_limit += 1,
+                    }
+                }
+                leftovers.refused = deliver(last, message);
+            }
+            None => leftovers.refused = Some(message),
+        }
+        leftovers.missed = Missed {
+            at_limit: over_limit,
+            out_of_memory,
+        };
+        counters.count_delivered(delivered);
+        counters.count_dropped(dropped + over_limit);
+        Ok(leftovers)
     }
 
     /// Counts, as dropped, a message every subscriber missed because it
     /// could not be made.
     pub(crate) fn count_missed(&self) {
-        self.members.count_missed();
+        self.members
+            .counters()
+            .count_dropped(self.members.count() as usize);
     }
 
     /// Whether any subscriber is attached. Takes no lock.
     pub fn has_subscribers(&self) -> bool {
-        self.members.has_subscribers()
+        self.members.count() > 0
     }
 
     /// Detaches and shuts down every subscriber (their pops return
@@ -108,8 +163,11 @@ impl<M> MessageQueue<M> {
     /// [`shutdown`](Self::shutdown) in two steps: when this returns, no
     /// subscriber is attached or counted any more; [`Closing::finish`],
     /// called once the caller holds no lock, shuts them down.
-    pub(crate) fn begin_shutdown(&self) -> Closing<'_, M> {
-        self.members.shut_down()
+    pub(crate) fn begin_shutdown(&self) -> Closing<M> {
+        Closing {
+            members: Arc::clone(&self.members),
+            inboxes: self.members.detach_all(),
+        }
     }
 
     /// What the queue has done, and what its subscribers hold now.
@@ -121,6 +179,73 @@ impl<M> MessageQueue<M> {
 impl<M> Drop for MessageQueue<M> {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Messages a publish took out of the inboxes, to be dropped by the caller
+/// once it holds no lock: dropping one may run the daemon's release
+/// function, which may call back into the library.
+#[must_use = "drop it once no lock is held"]
+pub struct Leftovers<M> {
+    /// The published message, if the last member refused it (or there was
+    /// none).
+    refused: Option<M>,
+    /// What full bounded members pushed out.
+    pushed_out: Vec<M>,
+    missed: Missed,
+}
+
+/// Deliveries of one publish that members missed, for the caller to
+/// report (each is counted in `dropped` already).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Missed {
+    /// The message already had as many references as it may.
+    pub at_limit: usize,
+    /// The member's inbox could not grow.
+    pub out_of_memory: usize,
+}
+
+impl<M> Default for Leftovers<M> {
+    fn default() -> Self {
+        Leftovers {
+            refused: None,
+            pushed_out: Vec::new(),
+            missed: Missed::default(),
+        }
+    }
+}
+
+impl<M> Leftovers<M> {
+    /// Just `message`.
+    pub fn of(message: M) -> Self {
+        Leftovers {
+            refused: Some(message),
+            ..Leftovers::default()
+        }
+    }
+
+    /// The deliveries members missed.
+    pub fn missed(&self) -> Missed {
+        self.missed
+    }
+}
+
+/// The members of a queue being shut down: detached already, closed by
+/// [`finish`](Self::finish).
+#[must_use = "finish it once no lock is held"]
+pub(crate) struct Closing<M> {
+    members: Arc<Members<M>>,
+    inboxes: Vec<Arc<Inbox<M>>>,
+}
+
+impl<M> Closing<M> {
+    /// Shuts each member down (its pops return `Closed`) and drops what it
+    /// held, counted as dropped.
+    pub(crate) fn finish(self) {
+        for inbox in self.inboxes {
+            let pending = inbox.queue.close();
+            self.members.counters().count_dropped(pending.len());
+        }
     }
 }
 

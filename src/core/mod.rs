@@ -26,10 +26,12 @@
 pub mod backoff;
 pub mod blocking_queue;
 pub mod counters;
+pub mod lease;
 mod members;
 pub mod message_queue;
 pub mod oom;
 pub mod refcount;
+pub mod refused;
 pub mod shared;
 pub mod subscriber;
 pub(crate) mod sync;

@@ -73,6 +73,19 @@ impl RefCount {
     pub fn get(&self) -> usize {
         self.refs.load(Ordering::Relaxed)
     }
+
+    /// Counts `n` more holders that do not exist: for tests that reach the
+    /// limit without taking `i32::MAX` references.
+    #[cfg(test)]
+    pub(crate) fn add_for_test(&self, n: usize) {
+        self.refs.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Takes back what `add_for_test` added.
+    #[cfg(test)]
+    pub(crate) fn remove_for_test(&self, n: usize) {
+        self.refs.fetch_sub(n, Ordering::Relaxed);
+    }
 }
 
 impl Default for RefCount {

@@ -4,9 +4,10 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use super::blocking_queue::{Pop, PushError};
-use super::members::{Delivery, Inbox, Members};
+use super::blocking_queue::Pop;
+use super::members::{Arrival, Inbox, Members};
 use super::oom::OutOfMemory;
+use super::refused::Refused;
 use super::sync::{try_arc, Arc};
 
 /// How a new subscriber behaves.
@@ -98,11 +99,11 @@ impl<M> Subscriber<M> {
 
     /// Queues `message` (a bounded subscriber drops its oldest one to make
     /// room). Gives it back if the subscriber is shut down or cannot grow.
-    pub fn push(&self, message: M) -> Result<(), PushError<M>> {
-        let (delivered, dropped, evicted) = match self.inbox.deliver(message) {
-            Delivery::Queued => (1, 0, None),
-            Delivery::Evicted(oldest) => (1, 1, Some(oldest)),
-            Delivery::Refused(refused) => return Err(refused),
+    pub fn push(&self, message: M) -> Result<(), Refused<M>> {
+        let (delivered, dropped, pushed_out) = match self.inbox.deliver(message) {
+            Arrival::Queued => (1, 0, None),
+            Arrival::QueuedPushingOut(oldest) => (1, 1, Some(oldest)),
+            Arrival::Refused(refused) => return Err(refused),
         };
         if let Some(queue) = self.counted_in() {
             queue.counters().count_delivered(delivered);
@@ -110,7 +111,7 @@ impl<M> Subscriber<M> {
         }
         // Dropped here, with no lock held: a payload's destructor is the
         // daemon's code and may call back into the library.
-        drop(evicted);
+        drop(pushed_out);
         Ok(())
     }
 

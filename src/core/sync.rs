@@ -1,4 +1,4 @@
-//! The locks, condition variable and `Arc` the core uses, with one API
+//! The lock, condition variable and `Arc` the core uses, with one API
 //! whether they are the real ones or loom's models (`cfg(loom)`, so that
 //! the model checker of `tests/loom.rs` sees every synchronisation).
 //!
@@ -6,10 +6,8 @@
 //! and shared state is made without aborting when memory runs out:
 //! - `Mutex`, `Condvar`: std's, futex-based (parking_lot's allocate their
 //!   parking data the first time a thread waits). Poisoning is ignored: the
-//!   core never panics while holding a lock.
-//! - `RwLock`: parking_lot's, for its `read_recursive` (a generator may
-//!   publish in turn while its topic is held for reading; std's readers
-//!   queue behind a waiting writer, which would deadlock there).
+//!   core never panics while holding a lock. What needs a readers-writer
+//!   lock uses a [`Lease`](super::lease::Lease), built on these.
 //! - `Arc`: triomphe's, the one stable `Arc` whose constructor can fail.
 //!
 //! Under loom, time does not exist: a timed wait is an untimed one, which
@@ -28,7 +26,6 @@ mod real {
 
     use crate::core::oom::OutOfMemory;
 
-    pub(crate) use parking_lot::RwLock;
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use std::sync::MutexGuard;
     pub(crate) use triomphe::Arc;
@@ -110,6 +107,10 @@ mod model {
         pub(crate) fn ptr_eq(a: &Self, b: &Self) -> bool {
             loom::sync::Arc::ptr_eq(&a.0, &b.0)
         }
+
+        pub(crate) fn try_unwrap(this: Self) -> Result<T, Self> {
+            loom::sync::Arc::try_unwrap(this.0).map_err(Arc)
+        }
     }
 
     impl<T> Clone for Arc<T> {
@@ -162,18 +163,6 @@ mod model {
 
         pub(crate) fn notify_all(&self) {
             self.0.notify_all();
-        }
-    }
-
-    pub(crate) struct RwLock<T>(loom::sync::RwLock<T>);
-
-    impl<T> RwLock<T> {
-        pub(crate) fn read_recursive(&self) -> loom::sync::RwLockReadGuard<'_, T> {
-            self.0.read().unwrap_or_else(PoisonError::into_inner)
-        }
-
-        pub(crate) fn write(&self) -> loom::sync::RwLockWriteGuard<'_, T> {
-            self.0.write().unwrap_or_else(PoisonError::into_inner)
         }
     }
 }

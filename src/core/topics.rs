@@ -7,11 +7,13 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::time::Duration;
 
 use super::counters::Snapshot;
-use super::message_queue::{Leftovers, MessageQueue, Missed, Refusal};
+use super::lease::{Lease, NotInstalled};
+use super::message_queue::{Closing, Leftovers, MessageQueue, Missed};
 use super::oom::OutOfMemory;
+use super::refused::Refused;
 use super::shared::Shared;
 use super::subscriber::{Subscriber, SubscriberOptions};
-use super::sync::{Mutex, RwLock};
+use super::sync::Mutex;
 
 /// Turns what a publisher passes into the message subscribers receive
 /// (`Ok(None)`: nothing to publish). For a synchronous topic the message is
@@ -107,11 +109,16 @@ struct Registration<I, M> {
 }
 
 struct Topic<I, M> {
+    /// What the publish fast path reads: written only under the lease's
+    /// lock, as the registration changes.
     state: AtomicU8,
     /// Subscribers of the current registration, kept by its queue: read
     /// here, at a fixed address, by the no-subscriber publish path.
     subscribers: AtomicU32,
-    registration: RwLock<Option<Registration<I, M>>>,
+    /// Borrowed by every publish while its generator runs (so that
+    /// unregister waits for it, and a generator may publish in turn), by
+    /// subscribe, unsubscribe and stats.
+    registration: Lease<Registration<I, M>>,
     options: Mutex<SubscriberOptions>,
 }
 
@@ -148,7 +155,7 @@ impl<I, M> Topic<I, M> {
         Topic {
             state: AtomicU8::new(UNREGISTERED),
             subscribers: AtomicU32::new(0),
-            registration: RwLock::new(None),
+            registration: Lease::new(),
             options: Mutex::new(SubscriberOptions::DEFAULT),
         }
     }
@@ -172,10 +179,9 @@ impl<I, M> Topic<I, M> {
         M: Shared,
     {
         let (leftovers, published) = {
-            // Held while the generator runs, so that unregister waits for
-            // it; recursive so that a generator may publish in turn.
-            let registration = self.registration.read_recursive();
-            let Some(registration) = registration.as_ref() else {
+            // Borrowed while the generator runs, so that unregister waits
+            // for it; a generator may publish in turn.
+            let Some(registration) = self.registration.borrow() else {
                 return Published::Quiet;
             };
             let message = match (registration.generate)(input) {
@@ -196,11 +202,11 @@ impl<I, M> Topic<I, M> {
                         let missed = leftovers.missed();
                         (leftovers, Published::Done(missed))
                     }
-                    Err((Refusal::OutOfMemory, message)) => {
+                    Err(Refused::OutOfMemory(message)) => {
                         (Leftovers::of(message), Published::OutOfMemory)
                     }
-                    // Only refused once shut down, which needs the write lock.
-                    Err((Refusal::ShutDown, message)) => (Leftovers::of(message), Published::Quiet),
+                    // Unregistered while this publish ran its generator.
+                    Err(Refused::Closed(message)) => (Leftovers::of(message), Published::Quiet),
                 },
             }
         };
@@ -232,21 +238,22 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         event_type: Option<TypeId>,
     ) -> Result<(), TopicError> {
         let entry = self.topic(topic)?;
-        let mut registration = entry.registration.write();
-        if registration.is_some() {
-            return Err(TopicError::AlreadyRegistered);
-        }
         let (queue, state) = match delivery {
             Delivery::Sync => (None, SYNC),
             Delivery::Async => (Some(MessageQueue::for_topic(&entry.subscribers)?), ASYNC),
         };
-        *registration = Some(Registration {
+        let registration = Registration {
             generate,
             queue,
             event_type,
-        });
-        entry.state.store(state, Ordering::Release);
-        Ok(())
+        };
+        entry
+            .registration
+            .install(registration, || entry.state.store(state, Ordering::Release))
+            .map_err(|error| match error {
+                NotInstalled::Occupied => TopicError::AlreadyRegistered,
+                NotInstalled::OutOfMemory => TopicError::OutOfMemory,
+            })
     }
 
     /// Unregisters `topic`: its subscribers are shut down and it can be
@@ -254,21 +261,21 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     /// generator, so the generator's context may then be freed.
     pub fn unregister(&self, topic: usize) -> Result<(), TopicError> {
         let entry = self.topic(topic)?;
-        // Closes the door first so that a stream of publishers cannot keep
-        // the write lock away, then again under the lock, where a register
-        // that slipped in between is undone with the registration it made.
-        entry.state.store(UNREGISTERED, Ordering::Release);
-        let mut slot = entry.registration.write();
-        let registration = slot.take().ok_or(TopicError::NotRegistered)?;
-        entry.state.store(UNREGISTERED, Ordering::Release);
-        // Detached and counted out under the lock, so that a registration
-        // right after starts with no subscriber; shut down below, with no
-        // lock held (what they held is released: the daemon's code runs).
-        let closing = registration
-            .queue
-            .as_ref()
-            .map(MessageQueue::begin_shutdown);
-        drop(slot);
+        let mut closing: Option<Closing<M>> = None;
+        let registration = entry
+            .registration
+            .take(|registration| {
+                entry.state.store(UNREGISTERED, Ordering::Release);
+                // Detached and counted out as it goes, so that a
+                // registration right after starts with no subscriber; shut
+                // down below, with no lock held (what they held is
+                // released: the daemon's code runs).
+                closing = registration
+                    .queue
+                    .as_ref()
+                    .map(MessageQueue::begin_shutdown);
+            })
+            .ok_or(TopicError::NotRegistered)?;
         if let Some(closing) = closing {
             closing.finish();
         }
@@ -303,24 +310,28 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     pub fn subscribe(&self, topic: usize, expects: Expected) -> Result<Subscriber<M>, TopicError> {
         let entry = self.topic(topic)?;
         let options = *entry.options.lock();
-        let registration = entry.registration.read_recursive();
-        let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
+        let registration = entry
+            .registration
+            .borrow()
+            .ok_or(TopicError::NotRegistered)?;
         let queue = registration.queue.as_ref().ok_or(TopicError::Sync)?;
         if !expects.accepts(registration.event_type) {
             return Err(TopicError::EventType);
         }
-        queue.subscribe(options).map_err(|refusal| match refusal {
-            Refusal::OutOfMemory => TopicError::OutOfMemory,
-            // A registered topic's queue is never shut down.
-            Refusal::ShutDown => TopicError::NotRegistered,
+        queue.subscribe(options).map_err(|refused| match refused {
+            Refused::OutOfMemory(()) => TopicError::OutOfMemory,
+            // Unregistered meanwhile.
+            Refused::Closed(()) => TopicError::NotRegistered,
         })
     }
 
     /// Stops delivering `topic` to `subscriber`.
     pub fn unsubscribe(&self, topic: usize, subscriber: &Subscriber<M>) -> Result<(), TopicError> {
         let entry = self.topic(topic)?;
-        let registration = entry.registration.read_recursive();
-        let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
+        let registration = entry
+            .registration
+            .borrow()
+            .ok_or(TopicError::NotRegistered)?;
         match &registration.queue {
             Some(queue) if queue.unsubscribe(subscriber) => Ok(()),
             _ => Err(TopicError::NotSubscribed),
@@ -337,8 +348,10 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     /// topic: it delivers nothing).
     pub fn stats(&self, topic: usize) -> Result<Snapshot, TopicError> {
         let entry = self.topic(topic)?;
-        let registration = entry.registration.read_recursive();
-        let registration = registration.as_ref().ok_or(TopicError::NotRegistered)?;
+        let registration = entry
+            .registration
+            .borrow()
+            .ok_or(TopicError::NotRegistered)?;
         Ok(registration
             .queue
             .as_ref()

@@ -5,8 +5,9 @@ use std::ptr;
 use std::time::Duration;
 
 use super::handle::{into_handle, take_handle, Handle};
-use super::{call, handle_arg, millis, Arg, Failure};
-use crate::core::blocking_queue::{BlockingQueue, Pop, PushError};
+use super::{ffi_body, handle_arg, millis, Arg, Failure};
+use crate::core::blocking_queue::{BlockingQueue, Pop};
+use crate::core::refused::Refused;
 
 /// Releases data the library was handed (a queued item, a message's data,
 /// what a generator made). Declared here, the first header to use it.
@@ -26,18 +27,18 @@ pub struct blocking_queue {
     _private: [u8; 0],
 }
 
-/// What a `blocking_queue *` points to.
-pub(crate) struct CBlockingQueue {
+/// What a `blocking_queue *` points to: a queue of the daemon's pointers.
+pub(crate) struct PointerQueue {
     items: BlockingQueue<RawItem>,
     timeout: Option<Duration>,
     release: message_release_t,
 }
 
 impl Handle for blocking_queue {
-    type Target = CBlockingQueue;
+    type Target = PointerQueue;
 }
 
-impl CBlockingQueue {
+impl PointerQueue {
     /// Releases every queued item, in order, outside the queue's lock.
     fn clear(&self) {
         let items = self.items.take_all();
@@ -61,13 +62,17 @@ impl CBlockingQueue {
 ///
 /// Returns the queue (free it with `blocking_queue_destroy`), or NULL when
 /// memory runs out.
+///
+/// # Safety
+/// `release` is NULL or may be called, from any thread, with every item
+/// pushed to the queue.
 #[no_mangle]
-pub extern "C" fn blocking_queue_create(
+pub unsafe extern "C" fn blocking_queue_create(
     timeout: i64,
     release: message_release_t,
 ) -> *mut blocking_queue {
-    call("blocking_queue_create", ptr::null_mut(), || {
-        Ok(into_handle::<blocking_queue>(CBlockingQueue {
+    ffi_body!(ptr::null_mut(), |_export| {
+        Ok(into_handle::<blocking_queue>(PointerQueue {
             items: BlockingQueue::new(),
             timeout: millis(timeout),
             release,
@@ -87,12 +92,12 @@ pub unsafe extern "C" fn blocking_queue_push(
     queue: *mut blocking_queue,
     data: *mut c_void,
 ) -> c_int {
-    call("blocking_queue_push", -1, || {
+    ffi_body!(-1, |_export| {
         match handle_arg!(queue).items.push(RawItem(data)) {
             Ok(()) => Ok(0),
-            Err(PushError::OutOfMemory(_)) => Err(Failure::OutOfMemory),
+            Err(Refused::OutOfMemory(_)) => Err(Failure::OutOfMemory),
             // A C queue is never closed.
-            Err(PushError::Closed(_)) => unreachable!("a blocking_queue is never closed"),
+            Err(Refused::Closed(_)) => unreachable!("a blocking_queue is never closed"),
         }
     })
 }
@@ -110,7 +115,7 @@ pub unsafe extern "C" fn blocking_queue_pop(
     queue: *mut blocking_queue,
     data: *mut *mut c_void,
 ) -> c_int {
-    call("blocking_queue_pop", -1, || {
+    ffi_body!(-1, |_export| {
         let queue = handle_arg!(queue);
         if data.is_null() {
             return Err(Failure::Null(Arg::data));
@@ -137,7 +142,7 @@ pub unsafe extern "C" fn blocking_queue_pop(
 /// `queue` is NULL or a live queue.
 #[no_mangle]
 pub unsafe extern "C" fn blocking_queue_clear(queue: *mut blocking_queue) {
-    call("blocking_queue_clear", (), || {
+    ffi_body!((), |_export| {
         if !queue.is_null() {
             handle_arg!(queue).clear();
         }
@@ -152,7 +157,7 @@ pub unsafe extern "C" fn blocking_queue_clear(queue: *mut blocking_queue) {
 /// `queue` is NULL or a live queue, not used again afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn blocking_queue_destroy(queue: *mut blocking_queue) {
-    call("blocking_queue_destroy", (), || {
+    ffi_body!((), |_export| {
         // SAFETY: per this function's contract, `queue` is NULL or a live
         // handle from `blocking_queue_create` that nobody uses afterwards.
         if let Some(queue) = unsafe { take_handle(queue) } {

@@ -1,41 +1,17 @@
 //! Conversions between C handles and the Rust values behind them, so that no
-//! export casts raw pointers itself, and the fallible allocation every
-//! handle (and every boxed callback) is made with.
+//! export casts raw pointers itself.
 //!
 //! Boxed handles (`blocking_queue`, `message_subscriber`, `message_queue`)
 //! have one owner: made by `*_create`/`*_subscribe`, freed by `*_destroy`.
 //! Messages (`mailbox_message`) are reference-counted instead: see
-//! `ForeignMessage` in `mailbox_message.rs`.
+//! `mailbox/message.rs`.
 
-use std::alloc::{alloc, Layout};
-
+use crate::alloc::try_box;
 use crate::core::oom::OutOfMemory;
 
 /// Ties an opaque C handle type to the Rust value it stands for.
 pub(crate) trait Handle {
     type Target;
-}
-
-/// `Box::new` that returns [`OutOfMemory`] instead of aborting the daemon
-/// (std has no stable fallible `Box` constructor). `value` is dropped on
-/// failure.
-pub(crate) fn try_box<T>(value: T) -> Result<Box<T>, OutOfMemory> {
-    let layout = Layout::new::<T>();
-    if layout.size() == 0 {
-        return Ok(Box::new(value)); // allocates nothing
-    }
-    // SAFETY: `layout` has a non-zero size.
-    let raw = unsafe { alloc(layout) }.cast::<T>();
-    if raw.is_null() {
-        return Err(OutOfMemory);
-    }
-    // SAFETY: `raw` is a fresh allocation of the global allocator with
-    // `T`'s layout, written before it is read; that is what a `Box<T>`
-    // owns.
-    unsafe {
-        raw.write(value);
-        Ok(Box::from_raw(raw))
-    }
 }
 
 /// Gives `value` to C as a new handle.

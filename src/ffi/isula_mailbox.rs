@@ -6,11 +6,13 @@ use std::os::raw::{c_char, c_int, c_void};
 
 use log::{Level, LevelFilter};
 
-use super::handle::{take_handle, try_box};
-use super::mailbox::{mailbox, RawTopic};
+use super::handle::take_handle;
+use super::mailbox::RawTopic;
 use super::message_queue::message_queue;
-use super::{call, millis, Arg, Failure};
+use super::{ffi_body, millis, Arg, Failure};
+use crate::alloc::try_box;
 use crate::logging::{self, LineBuffer};
+use crate::mailbox::mailbox;
 
 /// Shuts the queue down (as `message_queue_shutdown`) and frees it; its
 /// subscribers stay valid (shut down) until destroyed. NULL is a no-op.
@@ -20,7 +22,7 @@ use crate::logging::{self, LineBuffer};
 /// `mq` is NULL or a live message queue, not used again afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn message_queue_destroy(mq: *mut message_queue) {
-    call("message_queue_destroy", (), || {
+    ffi_body!((), |_export| {
         // SAFETY: per this function's contract, `mq` is NULL or a live
         // handle that nobody uses afterwards. Dropping it shuts the queue
         // down; the little state its subscribers share with it goes with
@@ -124,9 +126,9 @@ pub unsafe extern "C" fn mailbox_set_log_callback(
     max_level: RawLogLevel,
     user: *mut c_void,
 ) {
-    call("mailbox_set_log_callback", (), || {
+    ffi_body!((), |_export| {
         let Some(callback) = r#fn else {
-            logging::set_sink(None, logging::DEFAULT_LEVEL);
+            logging::set_sink(None, logging::DEFAULT_LEVEL)?;
             return Ok(());
         };
         let level = max_level
@@ -135,7 +137,7 @@ pub unsafe extern "C" fn mailbox_set_log_callback(
         let sink = ForeignLogSink { callback, user };
         let sink =
             try_box(move |level: Level, message: &fmt::Arguments<'_>| sink.emit(level, message))?;
-        logging::set_sink(Some(sink), level);
+        logging::set_sink(Some(sink), level)?;
         Ok(())
     })
 }
@@ -173,7 +175,7 @@ pub unsafe extern "C" fn mailbox_get_topic_stats(
     topic: RawTopic,
     out: *mut mailbox_topic_stats,
 ) -> c_int {
-    call("mailbox_get_topic_stats", -1, || {
+    ffi_body!(-1, |_export| {
         if out.is_null() {
             return Err(Failure::Null(Arg::out));
         }
@@ -200,7 +202,7 @@ pub unsafe extern "C" fn mailbox_get_topic_stats(
 /// Returns 0, or -1 for an invalid topic. Allocates nothing.
 #[no_mangle]
 pub extern "C" fn mailbox_set_subscriber_timeout(topic: RawTopic, timeout_ms: i64) -> c_int {
-    call("mailbox_set_subscriber_timeout", -1, || {
+    ffi_body!(-1, |_export| {
         mailbox()
             .set_subscriber_timeout(topic.index()?, millis(timeout_ms))
             .map_err(|error| topic.failure(error))?;
@@ -216,7 +218,7 @@ pub extern "C" fn mailbox_set_subscriber_timeout(topic: RawTopic, timeout_ms: i6
 /// Returns 0, or -1 for an invalid topic. Allocates nothing.
 #[no_mangle]
 pub extern "C" fn mailbox_set_subscriber_capacity(topic: RawTopic, capacity: usize) -> c_int {
-    call("mailbox_set_subscriber_capacity", -1, || {
+    ffi_body!(-1, |_export| {
         mailbox()
             .set_subscriber_capacity(topic.index()?, NonZeroUsize::new(capacity))
             .map_err(|error| topic.failure(error))?;

@@ -1,21 +1,25 @@
-//! `mailbox.h`: the process's topics, where publishers and subscribers meet.
-//! The topic table lives here, shared by the C functions and (through
-//! `typed`) the Rust API.
+//! `mailbox.h`: the process's topics, where publishers and subscribers meet
+//! (the table itself is the mailbox's, shared with the Rust API:
+//! `mailbox/mod.rs`).
 
-pub(crate) mod typed;
-
+use std::mem::{align_of, offset_of, size_of};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
 use super::blocking_queue::message_release_t;
-use super::handle::{into_handle, try_box};
-use super::mailbox_message::{publishing, ForeignMessage};
+use super::handle::into_handle;
 use super::message_subscriber::message_subscriber;
-use super::{call, handle_arg, report_missed, Arg, Failure};
+use super::{ffi_body, handle_arg, report_missed, Arg, Failure};
+use crate::alloc::try_box;
 use crate::core::oom::OutOfMemory;
-use crate::core::topics::{Delivery, Expected, Published, TopicError, TopicTable};
+use crate::core::topics::{Delivery, Expected, Published, TopicError};
+use crate::mailbox::events::{ContainerEventKind, RawContainerMessage};
+use crate::mailbox::message::ForeignMessage;
+use crate::mailbox::{self, mailbox, publish, RawInput};
 
 /// The topics (values as in the original).
+// Declared for the header: C passes any `int` (see `RawTopic`).
+#[allow(dead_code)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum mailbox_topic {
@@ -24,8 +28,11 @@ pub enum mailbox_topic {
     MAILBOX_TOPIC_MAX = 1,
 }
 
-/// How many topics there are.
-const TOPIC_COUNT: usize = mailbox_topic::MAILBOX_TOPIC_MAX as usize;
+// The C enum and the mailbox's topics are the same numbers.
+const _: () = assert!(
+    mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as usize == mailbox::CRI_CONTAINER
+        && mailbox_topic::MAILBOX_TOPIC_MAX as usize == mailbox::TOPIC_COUNT
+);
 
 /// A `mailbox_topic` as C passes it: any `int`, checked before use (a Rust
 /// enum holding a value it does not list would be undefined behaviour).
@@ -39,7 +46,7 @@ impl RawTopic {
     pub(crate) fn index(self) -> Result<usize, Failure> {
         usize::try_from(self.0)
             .ok()
-            .filter(|&index| index < TOPIC_COUNT)
+            .filter(|&index| index < mailbox::TOPIC_COUNT)
             .ok_or(Failure::Topic(TopicError::Invalid, self.0))
     }
 
@@ -58,6 +65,8 @@ impl From<mailbox_topic> for RawTopic {
 }
 
 /// The kinds of CRI container event (values as in the original).
+// Declared for the header: C stores any `int` (see `RawMessageType`).
+#[allow(dead_code)]
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum cri_container_message_type {
@@ -75,6 +84,17 @@ pub enum cri_container_message_type {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawMessageType(pub c_int);
 
+// The C enum and the Rust API's kinds are the same numbers.
+const _: () = {
+    use cri_container_message_type::*;
+    assert!(
+        CRI_CONTAINER_MESSAGE_TYPE_CREATED as i32 == ContainerEventKind::Created as i32
+            && CRI_CONTAINER_MESSAGE_TYPE_STARTED as i32 == ContainerEventKind::Started as i32
+            && CRI_CONTAINER_MESSAGE_TYPE_STOPPED as i32 == ContainerEventKind::Stopped as i32
+            && CRI_CONTAINER_MESSAGE_TYPE_DELETED as i32 == ContainerEventKind::Deleted as i32
+    );
+};
+
 /// What the daemon publishes on `MAILBOX_TOPIC_CRI_CONTAINER`; the library
 /// hands it to the topic's generator and never reads it.
 #[repr(C)]
@@ -84,32 +104,21 @@ pub struct cri_container_message_t {
     pub r#type: RawMessageType,
 }
 
+// Rust publishers pass the same layout (`ContainerMessage`).
+const _: () = assert!(
+    size_of::<cri_container_message_t>() == size_of::<RawContainerMessage>()
+        && align_of::<cri_container_message_t>() == align_of::<RawContainerMessage>()
+        && offset_of!(cri_container_message_t, container_id)
+            == offset_of!(RawContainerMessage, container_id)
+        && offset_of!(cri_container_message_t, sandbox_id)
+            == offset_of!(RawContainerMessage, sandbox_id)
+        && offset_of!(cri_container_message_t, r#type) == offset_of!(RawContainerMessage, kind)
+);
+
 /// For an async topic, makes the message to publish from (context, data);
 /// for a sync topic, handles the data. NULL: nothing to publish.
 pub type message_generator_t =
     Option<unsafe extern "C" fn(*mut c_void, *mut c_void) -> *mut c_void>;
-
-/// What a publisher passes to `mailbox_publish`. The library never reads
-/// through it: it is handed to the generator in the publishing thread.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RawInput(*mut c_void);
-
-type Mailbox = TopicTable<RawInput, ForeignMessage, TOPIC_COUNT>;
-
-/// The topics of this process, made at compile time: no lazy
-/// initialisation on the publish path.
-static MAILBOX: Mailbox = TopicTable::new();
-
-pub(crate) fn mailbox() -> &'static Mailbox {
-    &MAILBOX
-}
-
-/// Publishes `input` on topic `index`: the one publish path of C and Rust
-/// publishers. Release functions of messages let go meanwhile run once
-/// the thread's outermost publish returns, with no lock held.
-fn publish(index: usize, input: RawInput) -> Result<Published, TopicError> {
-    publishing(|| mailbox().publish(index, input))
-}
 
 /// A topic's C generator with its context and release function.
 struct ForeignGenerator {
@@ -130,12 +139,10 @@ impl ForeignGenerator {
     /// topic's release function will release. The message is allocated
     /// first: out of memory, the generator is not called.
     fn generate(&self, input: RawInput) -> Result<Option<ForeignMessage>, OutOfMemory> {
-        ForeignMessage::make(
-            // SAFETY: `generator` and `context` were registered together by
-            // the daemon, which promises the call is valid from any thread.
-            || unsafe { (self.generator)(self.context, input.0) },
-            self.release,
-        )
+        // SAFETY: `generator`, `context` and `release` were registered
+        // together by the daemon, which promises that the generator may be
+        // called from any thread and that `release` releases what it makes.
+        unsafe { ForeignMessage::make(|| (self.generator)(self.context, input.0), self.release) }
     }
 }
 
@@ -159,7 +166,7 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
     release: message_release_t,
     r#async: bool,
 ) -> c_int {
-    call("mailbox_register_topic_handler", -1, || {
+    ffi_body!(-1, |_export| {
         let index = topic.index()?;
         let generator = ForeignGenerator {
             generator: generator.ok_or(Failure::Null(Arg::generator))?,
@@ -189,7 +196,7 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
 /// Must not be called from inside the topic's generator.
 #[no_mangle]
 pub unsafe extern "C" fn mailbox_unregister_topic_handler(topic: RawTopic) {
-    call("mailbox_unregister_topic_handler", (), || {
+    ffi_body!((), |_export| {
         mailbox()
             .unregister(topic.index()?)
             .map_err(|error| match error {
@@ -222,11 +229,13 @@ pub unsafe extern "C" fn mailbox_publish(topic: RawTopic, data: *mut c_void) {
 
 #[inline(never)]
 fn publish_in_boundary(topic: RawTopic, data: *mut c_void) {
-    call("mailbox_publish", (), || {
+    // Named as the export it runs for: its records are that export's.
+    fn mailbox_publish() {}
+    super::call(mailbox_publish, (), |export| {
         match publish(topic.index()?, RawInput(data)).map_err(|error| topic.failure(error))? {
             Published::OutOfMemory => Err(Failure::OutOfMemory),
             Published::Done(missed) => {
-                report_missed("mailbox_publish", missed);
+                report_missed(export, missed);
                 Ok(())
             }
             Published::Quiet | Published::Nothing => Ok(()),
@@ -240,7 +249,7 @@ fn publish_in_boundary(topic: RawTopic, data: *mut c_void) {
 /// for an invalid, unregistered or sync topic, or when memory runs out.
 #[no_mangle]
 pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber {
-    call("mailbox_subscribe", ptr::null_mut(), || {
+    ffi_body!(ptr::null_mut(), |_export| {
         // C cannot say what it expects: no type check.
         match mailbox().subscribe(topic.index()?, Expected::Anything) {
             Ok(subscriber) => Ok(into_handle::<message_subscriber>(subscriber)?),
@@ -258,7 +267,7 @@ pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber 
 /// `sub` is NULL or a live subscriber.
 #[no_mangle]
 pub unsafe extern "C" fn mailbox_unsubscribe(topic: RawTopic, sub: *mut message_subscriber) {
-    call("mailbox_unsubscribe", (), || {
+    ffi_body!((), |_export| {
         let sub = handle_arg!(sub);
         mailbox()
             .unsubscribe(topic.index()?, sub)

@@ -6,12 +6,14 @@ use std::ptr;
 
 use super::blocking_queue::message_release_t;
 use super::handle::{into_handle, Handle};
-use super::mailbox_message::{mailbox_message, ForeignMessage};
+use super::mailbox_message::mailbox_message;
 use super::message_subscriber::message_subscriber;
-use super::{call, handle_arg, Arg, Failure};
-use crate::core::message_queue::{MessageQueue, Refusal};
+use super::{ffi_body, handle_arg, report_missed, Arg, Failure};
+use crate::core::message_queue::MessageQueue;
+use crate::core::refused::Refused;
 use crate::core::shared::Shared;
 use crate::core::subscriber::SubscriberOptions;
+use crate::mailbox::message::ForeignMessage;
 
 /// A message queue (opaque).
 pub struct message_queue {
@@ -30,8 +32,9 @@ impl Handle for message_queue {
 /// `isula_mailbox.h`), or NULL when memory runs out.
 #[no_mangle]
 pub extern "C" fn message_queue_create(release: message_release_t) -> *mut message_queue {
-    let _ = release;
-    call("message_queue_create", ptr::null_mut(), || {
+    ffi_body!(ptr::null_mut(), |_export| {
+        // Accepted for compatibility; messages are always unreffed.
+        let _ = release;
         Ok(into_handle::<message_queue>(MessageQueue::new()?)?)
     })
 }
@@ -44,7 +47,7 @@ pub extern "C" fn message_queue_create(release: message_release_t) -> *mut messa
 /// `mq` is NULL or a live message queue.
 #[no_mangle]
 pub unsafe extern "C" fn message_queue_shutdown(mq: *mut message_queue) {
-    call("message_queue_shutdown", (), || {
+    ffi_body!((), |_export| {
         if !mq.is_null() {
             handle_arg!(mq).shutdown();
         }
@@ -65,19 +68,20 @@ pub unsafe extern "C" fn message_queue_subscribe(
     mq: *mut message_queue,
     release: message_release_t,
 ) -> *mut message_subscriber {
-    let _ = release;
-    call("message_queue_subscribe", ptr::null_mut(), || {
+    ffi_body!(ptr::null_mut(), |_export| {
+        // Accepted for compatibility; messages are always unreffed.
+        let _ = release;
         let subscriber = handle_arg!(mq)
             .subscribe(SubscriberOptions::default())
-            .map_err(refusal)?;
+            .map_err(refused)?;
         Ok(into_handle::<message_subscriber>(subscriber)?)
     })
 }
 
-fn refusal(refusal: Refusal) -> Failure {
-    match refusal {
-        Refusal::ShutDown => Failure::QueueShutDown,
-        Refusal::OutOfMemory => Failure::OutOfMemory,
+fn refused<T>(refused: Refused<T>) -> Failure {
+    match refused {
+        Refused::Closed(_) => Failure::QueueShutDown,
+        Refused::OutOfMemory(_) => Failure::OutOfMemory,
     }
 }
 
@@ -91,7 +95,7 @@ pub unsafe extern "C" fn message_queue_unsubscribe(
     mq: *mut message_queue,
     sub: *mut message_subscriber,
 ) {
-    call("message_queue_unsubscribe", (), || {
+    ffi_body!((), |_export| {
         let mq = handle_arg!(mq);
         let sub = handle_arg!(sub);
         if !mq.unsubscribe(sub) {
@@ -118,7 +122,7 @@ pub unsafe extern "C" fn message_queue_publish(
     mq: *mut message_queue,
     msg: *mut mailbox_message,
 ) -> c_int {
-    call("message_queue_publish", -1, || {
+    ffi_body!(-1, |export| {
         let mq = handle_arg!(mq);
         // SAFETY: per this function's contract, the caller's reference keeps
         // a non-NULL `msg` alive for the call.
@@ -127,12 +131,12 @@ pub unsafe extern "C" fn message_queue_publish(
         // only once the publish succeeded, so that a failure (or a contained
         // panic) leaves the caller holding it, as -1 says.
         let copy = callers.share().ok_or(Failure::ReferenceLimit)?;
-        let leftovers = mq.publish(copy).map_err(|(why, _copy)| refusal(why))?;
+        let leftovers = mq.publish(copy).map_err(refused)?;
         let missed = leftovers.missed();
         drop(leftovers);
         drop(ManuallyDrop::into_inner(callers));
         // The publish went through; what some subscribers missed is logged.
-        super::report_missed("message_queue_publish", missed);
+        report_missed(export, missed);
         Ok(0)
     })
 }
@@ -145,7 +149,5 @@ pub unsafe extern "C" fn message_queue_publish(
 /// `mq` is NULL or a live message queue.
 #[no_mangle]
 pub unsafe extern "C" fn message_queue_have_subscribers(mq: *mut message_queue) -> bool {
-    call("message_queue_have_subscribers", false, || {
-        Ok(handle_arg!(mq).has_subscribers())
-    })
+    ffi_body!(false, |_export| { Ok(handle_arg!(mq).has_subscribers()) })
 }

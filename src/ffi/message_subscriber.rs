@@ -5,11 +5,13 @@ use std::ptr;
 
 use super::blocking_queue::message_release_t;
 use super::handle::{into_handle, take_handle, Handle};
-use super::mailbox_message::{mailbox_message, ForeignMessage};
-use super::{call, handle_arg, millis, Arg, Failure};
-use crate::core::blocking_queue::{Pop, PushError};
+use super::mailbox_message::mailbox_message;
+use super::{ffi_body, handle_arg, millis, Arg, Failure};
+use crate::core::blocking_queue::Pop;
+use crate::core::refused::Refused;
 use crate::core::shared::Shared;
 use crate::core::subscriber::{Subscriber, SubscriberOptions};
+use crate::mailbox::message::ForeignMessage;
 
 /// A subscriber (opaque).
 pub struct message_subscriber {
@@ -34,8 +36,9 @@ pub extern "C" fn message_subscriber_create(
     timeout: i64,
     release: message_release_t,
 ) -> *mut message_subscriber {
-    let _ = release;
-    call("message_subscriber_create", ptr::null_mut(), || {
+    ffi_body!(ptr::null_mut(), |_export| {
+        // Accepted for compatibility; messages are always unreffed.
+        let _ = release;
         let options = SubscriberOptions {
             timeout: millis(timeout),
             ..SubscriberOptions::default()
@@ -56,7 +59,7 @@ pub extern "C" fn message_subscriber_create(
 /// `sub` is NULL or a live subscriber.
 #[no_mangle]
 pub unsafe extern "C" fn message_subscriber_shutdown(sub: *mut message_subscriber) {
-    call("message_subscriber_shutdown", (), || {
+    ffi_body!((), |_export| {
         if !sub.is_null() {
             handle_arg!(sub).shutdown();
         }
@@ -72,7 +75,7 @@ pub unsafe extern "C" fn message_subscriber_shutdown(sub: *mut message_subscribe
 /// `sub` is NULL or a live subscriber, not used again afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn message_subscriber_destroy(sub: *mut message_subscriber) {
-    call("message_subscriber_destroy", (), || {
+    ffi_body!((), |_export| {
         // SAFETY: per this function's contract, `sub` is NULL or a live
         // handle that nobody uses afterwards.
         drop(unsafe { take_handle(sub) });
@@ -96,7 +99,7 @@ pub unsafe extern "C" fn message_subscriber_push(
     sub: *mut message_subscriber,
     msg: *mut mailbox_message,
 ) -> c_int {
-    call("message_subscriber_push", -1, || {
+    ffi_body!(-1, |_export| {
         let sub = handle_arg!(sub);
         // SAFETY: per this function's contract, the caller's reference keeps
         // a non-NULL `msg` alive for the call.
@@ -105,8 +108,8 @@ pub unsafe extern "C" fn message_subscriber_push(
         match sub.push(copy) {
             Ok(()) => Ok(0),
             // The copy goes back (not the last reference: the caller's is).
-            Err(PushError::Closed(_)) => Err(Failure::SubscriberShutDown),
-            Err(PushError::OutOfMemory(_)) => Err(Failure::OutOfMemory),
+            Err(Refused::Closed(_)) => Err(Failure::SubscriberShutDown),
+            Err(Refused::OutOfMemory(_)) => Err(Failure::OutOfMemory),
         }
     })
 }
@@ -125,13 +128,13 @@ pub unsafe extern "C" fn message_subscriber_pop(
     sub: *mut message_subscriber,
     msg: *mut *mut mailbox_message,
 ) -> c_int {
-    call("message_subscriber_pop", -1, || {
+    ffi_body!(-1, |_export| {
         let sub = handle_arg!(sub);
         if msg.is_null() {
             return Err(Failure::Null(Arg::msg));
         }
         let popped = match sub.pop() {
-            Pop::Item(message) => message.into_raw(),
+            Pop::Item(message) => message.into_raw::<mailbox_message>(),
             Pop::Closed => ptr::null_mut(),
             Pop::TimedOut => return Ok(libc::ETIMEDOUT),
         };

@@ -1,16 +1,23 @@
-//! The C ABI, one module per header, each owning the C types of its header
-//! and their conversions. Every export has the same shape: check and
-//! convert its pointers, call the core, map the result. `call` wraps each
-//! body: it contains panics and logs failures, one line each.
+//! The C ABI: the `extern "C"` functions of the original headers and of
+//! `isula_mailbox.h`, one module per header, each owning the C types of its
+//! header and their conversions. Not part of the Rust API: only the C
+//! symbols leave it.
+//!
+//! Every export has the same shape: check and convert its pointers, call
+//! the core or the mailbox, map the result; [`ffi_body!`] wraps each body,
+//! containing panics and logging failures, one line each, under the
+//! export's own name.
 
-pub mod blocking_queue;
-pub mod isula_mailbox;
-pub mod mailbox;
-pub mod mailbox_message;
-pub mod message_queue;
-pub mod message_subscriber;
+#![allow(non_camel_case_types)]
 
-pub(crate) mod handle;
+pub(crate) mod blocking_queue;
+pub(crate) mod isula_mailbox;
+pub(crate) mod mailbox;
+pub(crate) mod mailbox_message;
+pub(crate) mod message_queue;
+pub(crate) mod message_subscriber;
+
+mod handle;
 #[cfg(test)]
 mod tests;
 
@@ -22,7 +29,6 @@ use std::time::Duration;
 
 use log::Level;
 
-use crate::core::message_queue::Missed;
 use crate::core::oom::OutOfMemory;
 use crate::core::topics::TopicError;
 
@@ -54,16 +60,9 @@ pub(crate) enum Failure {
     UnsubscribeUnregistered(c_int),
     /// A log level outside `mailbox_log_level`.
     InvalidLevel(c_int),
-    /// This many subscribers missed a message that was published: it had
-    /// as many references as it may.
-    MissedAtLimit(c_int),
-    /// This many subscribers missed a message that was published: their
-    /// inbox could not grow.
-    MissedOutOfMemory(c_int),
 }
 
 /// The arguments that may be NULL, named as in the headers.
-#[allow(non_camel_case_types)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Arg {
     queue,
@@ -123,66 +122,90 @@ impl fmt::Display for Failure {
                 write!(f, "topic {topic} is not registered any more")
             }
             Failure::InvalidLevel(level) => write!(f, "invalid max_level {level}"),
-            Failure::MissedAtLimit(subscribers) => write!(
-                f,
-                "message reference limit reached, {subscribers} subscribers missed the message"
-            ),
-            Failure::MissedOutOfMemory(subscribers) => write!(
-                f,
-                "out of memory, {subscribers} subscribers missed the message"
-            ),
         }
     }
 }
 
-/// Runs the body of the export `function`. A [`Failure`] is logged and a
-/// panic contained (logged too); both return `failure`, the value the
-/// contract gives that function for bad input.
+/// The body of an export: `ffi_body!(failure, |export| { ... })`, where
+/// `failure` is the value the contract gives the export for bad input and
+/// the body returns `Result<_, Failure>`. A [`Failure`] is logged and a
+/// panic contained (logged too), both under the export's name, which
+/// `export` also gives the body for what else it logs.
+macro_rules! ffi_body {
+    ($failure:expr, |$export:ident| $body:block) => {{
+        // Named after nothing: its type name is the export's path.
+        fn export() {}
+        $crate::ffi::call(export, $failure, |$export: $crate::ffi::Export| $body)
+    }};
+}
+pub(crate) use ffi_body;
+
+/// The export whose body runs: what its log records are named after.
+#[derive(Clone, Copy)]
+pub(crate) struct Export(fn() -> &'static str);
+
+impl Export {
+    /// The export's C name.
+    pub(crate) fn name(self) -> &'static str {
+        (self.0)()
+    }
+}
+
+/// The C name of the export `ffi_body!` defined `E` in: the segment before
+/// the last of `isula_mailbox::ffi::<header>::<export>::export` (or the
+/// last, for a function named as the export it runs for).
+fn name_of<E>() -> &'static str {
+    let path = std::any::type_name::<E>();
+    let path = path.strip_suffix("::export").unwrap_or(path);
+    path.rsplit("::").next().unwrap_or(path)
+}
+
+/// Runs the body of an export (see [`ffi_body!`]).
 #[inline]
-pub(crate) fn call<R>(
-    function: &'static str,
+pub(crate) fn call<R, E: Fn()>(
+    _export: E,
     failure: R,
-    body: impl FnOnce() -> Result<R, Failure>,
+    body: impl FnOnce(Export) -> Result<R, Failure>,
 ) -> R {
-    match catch_unwind(AssertUnwindSafe(|| {
-        #[cfg(test)]
-        tests::panic_if_armed(function);
-        body()
-    })) {
+    let export = Export(name_of::<E>);
+    match catch_unwind(AssertUnwindSafe(|| body(export))) {
         Ok(Ok(value)) => value,
         Ok(Err(reason)) => {
-            report(function, reason);
+            report(export, reason);
             failure
         }
         Err(panic) => {
-            report_panic(function, panic);
+            report_panic(export, panic);
             failure
         }
     }
 }
 
-/// Logs why `function` fails; out of line so that the success path of
-/// every export stays small.
+/// Logs why an export fails; out of line so that the success path of every
+/// export stays small.
 #[cold]
 #[inline(never)]
-pub(crate) fn report(function: &'static str, failure: Failure) {
+fn report(export: Export, failure: Failure) {
     // A logger the host installed may panic: that must not reach C either.
     contain(|| {
         crate::logging::ensure_installed();
-        log::log!(failure.level(), "{function}: {failure}");
+        log::log!(failure.level(), "{}: {failure}", export.name());
     });
 }
 
 #[cold]
 #[inline(never)]
-fn report_panic(function: &'static str, panic: Box<dyn Any + Send>) {
+fn report_panic(export: Export, panic: Box<dyn Any + Send>) {
     contain(|| {
         let reason = panic
             .downcast_ref::<&str>()
             .copied()
             .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
             .unwrap_or("unknown");
-        log_error!("{function}: internal error contained (panic: {reason})");
+        log_error!(
+            "{}: internal error contained (panic: {reason})",
+            export.name()
+        );
     });
     // Dropped inside a boundary too: a payload whose `Drop` panics would
     // otherwise unwind from here into C.
@@ -200,20 +223,8 @@ fn contain(f: impl FnOnce()) {
 
 /// Logs what subscribers missed of a message that was published (the
 /// publish itself succeeded; each miss is counted in `dropped`).
-pub(crate) fn report_missed(function: &'static str, missed: Missed) {
-    if missed.at_limit > 0 {
-        report(function, Failure::MissedAtLimit(saturate(missed.at_limit)));
-    }
-    if missed.out_of_memory > 0 {
-        report(
-            function,
-            Failure::MissedOutOfMemory(saturate(missed.out_of_memory)),
-        );
-    }
-}
-
-fn saturate(count: usize) -> c_int {
-    c_int::try_from(count).unwrap_or(c_int::MAX)
+pub(crate) fn report_missed(export: Export, missed: crate::core::message_queue::Missed) {
+    contain(|| crate::logging::report_missed(export.name(), missed));
 }
 
 /// A C timeout in milliseconds: negative means forever (`None`).

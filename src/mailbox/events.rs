@@ -1,7 +1,7 @@
-//! The topics as the Rust API sees them: what a topic's publishers pass
-//! (read through the C layout of `mailbox.h`, which C publishers pass too)
-//! and what its subscribers receive. Everything that reads C data or
-//! asserts a type lives here, so that the API itself needs no `unsafe`.
+//! The topics as Rust sees them: what a topic's publishers pass (in the C
+//! layout of `mailbox.h`, which C publishers pass too) and what its
+//! subscribers receive. Everything that reads C data or asserts a type
+//! lives here, so that the Rust API itself needs no `unsafe`.
 
 use std::any::TypeId;
 use std::ffi::CStr;
@@ -9,15 +9,14 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::os::raw::{c_int, c_void};
 
-use super::{
-    cri_container_message_t, cri_container_message_type, mailbox, publish, RawInput, RawMessageType,
-};
+use std::os::raw::c_char;
+
+use super::message::ForeignMessage;
+use super::{mailbox, publish, RawInput};
+use crate::alloc::try_box;
 use crate::core::shared::Shared;
 use crate::core::subscriber::Subscriber;
 use crate::core::topics::{Delivery, Expected, Published, TopicError};
-use crate::ffi::handle::try_box;
-use crate::ffi::mailbox_message::ForeignMessage;
-use crate::ffi::{report, report_missed, Failure};
 
 mod sealed {
     pub trait Sealed {}
@@ -41,18 +40,19 @@ impl TopicKind for CriContainer {
     type Input<'a> = ContainerMessage<'a>;
 }
 
-/// What happened to a container. `kind as c_int` is the C value.
+/// What happened to a container. `kind as c_int` is the C value (the C
+/// enum `cri_container_message_type` is checked against these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(i32)]
 pub enum ContainerEventKind {
     /// `CRI_CONTAINER_MESSAGE_TYPE_CREATED`
-    Created = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_CREATED as i32,
+    Created = 0,
     /// `CRI_CONTAINER_MESSAGE_TYPE_STARTED`
-    Started = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_STARTED as i32,
+    Started = 1,
     /// `CRI_CONTAINER_MESSAGE_TYPE_STOPPED`
-    Stopped = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_STOPPED as i32,
+    Stopped = 2,
     /// `CRI_CONTAINER_MESSAGE_TYPE_DELETED`
-    Deleted = cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_DELETED as i32,
+    Deleted = 3,
 }
 
 impl ContainerEventKind {
@@ -72,6 +72,15 @@ impl ContainerEventKind {
     }
 }
 
+/// The daemon's `cri_container_message_t`, as C publishers pass it (the C
+/// type, in `mailbox.h`, is checked against this layout).
+#[repr(C)]
+pub(crate) struct RawContainerMessage {
+    pub(crate) container_id: *const c_char,
+    pub(crate) sandbox_id: *const c_char,
+    pub(crate) kind: c_int,
+}
+
 /// One container event as published on `CRI_CONTAINER`: laid out as the
 /// daemon's `cri_container_message_t`, which C publishers pass, borrowing
 /// the two ids for the publish.
@@ -85,7 +94,7 @@ impl ContainerEventKind {
 /// ```
 #[repr(transparent)]
 pub struct ContainerMessage<'a> {
-    raw: cri_container_message_t,
+    raw: RawContainerMessage,
     ids: PhantomData<&'a CStr>,
 }
 
@@ -93,10 +102,10 @@ impl<'a> ContainerMessage<'a> {
     /// The event `kind` of container `container_id` in sandbox `sandbox_id`.
     pub fn new(container_id: &'a CStr, sandbox_id: &'a CStr, kind: ContainerEventKind) -> Self {
         ContainerMessage {
-            raw: cri_container_message_t {
+            raw: RawContainerMessage {
                 container_id: container_id.as_ptr(),
                 sandbox_id: sandbox_id.as_ptr(),
-                r#type: RawMessageType(kind as c_int),
+                kind: kind as c_int,
             },
             ids: PhantomData,
         }
@@ -119,7 +128,7 @@ impl<'a> ContainerMessage<'a> {
 
     /// What happened; `None` if a C publisher passed a value outside the enum.
     pub fn kind(&self) -> Option<ContainerEventKind> {
-        ContainerEventKind::from_c(self.raw.r#type.0)
+        ContainerEventKind::from_c(self.raw.kind)
     }
 }
 
@@ -241,12 +250,11 @@ where
 }
 
 /// Publishes `input` on topic `index` (of kind `K`), as `mailbox_publish`.
-pub(crate) fn publish_input<K: TopicKind>(index: usize, input: &K::Input<'_>) {
-    match publish(index, RawInput::of(input)) {
-        Ok(Published::OutOfMemory) => report("Topic::publish", Failure::OutOfMemory),
-        Ok(Published::Done(missed)) => report_missed("Topic::publish", missed),
-        _ => {}
-    }
+pub(crate) fn publish_input<K: TopicKind>(
+    index: usize,
+    input: &K::Input<'_>,
+) -> Result<Published, TopicError> {
+    publish(index, RawInput::of(input))
 }
 
 /// A subscriber of topic `index`, whose registrant makes `E`s.
