@@ -1,5 +1,5 @@
-/* Memory runs out for real (issue 11): under an address-space limit (the
- * issue's `ulimit -v 300000`, set here with RLIMIT_AS), push to one
+/* Memory runs out for real: under an address-space limit (the
+ * `ulimit -v 300000` an operator would set, here with RLIMIT_AS), push to one
  * blocking_queue until blocking_queue_push fails. The original C prints a
  * clean failure and drains; this library used to abort (SIGABRT in
  * VecDeque::grow). Now: the push returns -1 (one error record), the items

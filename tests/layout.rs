@@ -1,4 +1,4 @@
-//! The tree reads as the architecture (`src/lib.rs`, README "Layout"):
+//! The tree reads as the architecture (`src/lib.rs`, docs/DEVELOPING.md "Layout"):
 //! - no cycle between the modules of `src/`, judged from their `use`
 //!   lines (a name a module re-exports from a child counts as the child's);
 //! - the floors, from the bottom: `sys`; `core`; `alloc`; `mailbox`; then

@@ -92,9 +92,9 @@ impl<K: TopicKind> Topic<K> {
     /// every subscriber, Rust or C. C subscribers read `msg->data` as a
     /// pointer to `E`: make it `#[repr(C)]` if they read it.
     ///
-    /// The generator runs in the publishing thread while the topic is held
-    /// for reading: [`unregister`](Self::unregister) waits for it, so it
-    /// must not register or unregister topics itself (publishing is fine).
+    /// The generator runs in the publishing thread while its publish holds
+    /// the topic: [`unregister`](Self::unregister) waits for it, so it must
+    /// not unregister this topic itself (publishing is fine).
     pub fn register<E, G>(&self, generator: G) -> Result<(), Error>
     where
         E: Send + Sync + 'static,

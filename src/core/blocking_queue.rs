@@ -245,7 +245,7 @@ impl<T> BlockingQueue<T> {
         loop {
             let mut front = self.front.lock();
             if let Some(item) = self.take_front(&mut front) {
-                return Pop::Item(self.taken(front, item, wait));
+                return Pop::Item(self.hand_out(front, item, wait));
             }
             let mut back = self.back.lock();
             if !back.items.is_empty() {
@@ -262,7 +262,7 @@ impl<T> BlockingQueue<T> {
                     drop(back);
                 }
                 if let Some(item) = self.take_front(&mut front) {
-                    return Pop::Item(self.taken(front, item, wait));
+                    return Pop::Item(self.hand_out(front, item, wait));
                 }
                 continue;
             }
@@ -322,7 +322,7 @@ impl<T> BlockingQueue<T> {
     /// Hands out `item`, taken from the front: records how long the pop
     /// waited, if it did, and gives back a large buffer the front left
     /// empty.
-    fn taken(&self, mut front: MutexGuard<'_, Front<T>>, item: T, wait: Option<Wait>) -> T {
+    fn hand_out(&self, mut front: MutexGuard<'_, Front<T>>, item: T, wait: Option<Wait>) -> T {
         if let Some(wait) = wait {
             front.waits.record(wait.started.elapsed());
         }

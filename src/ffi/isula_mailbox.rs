@@ -113,9 +113,9 @@ impl ForeignLogSink {
 /// changes nothing; so does running out of memory (the callback needs a few
 /// bytes). A record longer than 1023 bytes reaches the callback cut short.
 ///
-/// The callback may run while a topic is held for reading (a record logged
-/// by a call a generator made): like a generator, it must not register or
-/// unregister topics.
+/// The callback may run while a generator's topic is held (a record logged
+/// by a call the generator made): like the generator, it must not
+/// unregister that topic.
 ///
 /// # Safety
 /// `fn` is NULL or safe to call with `user` from any thread until replaced;
