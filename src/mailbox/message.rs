@@ -9,14 +9,11 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use std::os::raw::c_void;
 use std::ptr::{self, NonNull};
 
-use super::releases;
+use super::releases::{self, Release};
 use crate::alloc::try_box;
 use crate::core::oom::OutOfMemory;
 use crate::core::refcount::RefCount;
 use crate::core::shared::Shared;
-
-/// A function that releases a message's `data`.
-pub(crate) type Release = unsafe extern "C" fn(*mut c_void);
 
 /// The C struct a message block starts with.
 ///
@@ -259,6 +256,7 @@ unsafe extern "C" fn drop_box<E>(data: *mut c_void) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mailbox::releases::publishing;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static RELEASED: AtomicUsize = AtomicUsize::new(0);
@@ -337,6 +335,21 @@ mod tests {
             .unwrap()
             .is_none());
         assert_eq!(RELEASED.load(Ordering::SeqCst), before);
+    }
+
+    #[test]
+    fn releases_inside_a_publish_wait_for_the_outermost_one() {
+        let before = RELEASED.load(Ordering::SeqCst);
+        publishing(|| {
+            publishing(|| {
+                // SAFETY: `count_release` takes this pointer, once.
+                let message =
+                    unsafe { ForeignMessage::new(0x1234 as *mut c_void, Some(count_release)) };
+                drop(message.unwrap());
+            });
+            assert_eq!(RELEASED.load(Ordering::SeqCst), before, "deferred");
+        });
+        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 1);
     }
 
     #[test]

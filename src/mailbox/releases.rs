@@ -13,7 +13,8 @@ use std::cell::Cell;
 use std::os::raw::c_void;
 use std::ptr::{self, NonNull};
 
-use super::message::Release;
+/// A function that releases a message's data (the daemon's `destroy`).
+pub(crate) type Release = unsafe extern "C" fn(*mut c_void);
 
 thread_local! {
     /// How many publishes this thread is inside (a generator may publish in
@@ -107,32 +108,5 @@ fn run_deferred() {
             dealloc(head.cast(), NODE);
             release(data);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mailbox::message::ForeignMessage;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    static RELEASED: AtomicUsize = AtomicUsize::new(0);
-
-    unsafe extern "C" fn count_release(_data: *mut c_void) {
-        RELEASED.fetch_add(1, Ordering::SeqCst);
-    }
-
-    #[test]
-    fn releases_inside_a_publish_wait_for_the_outermost_one() {
-        let before = RELEASED.load(Ordering::SeqCst);
-        publishing(|| {
-            publishing(|| {
-                // SAFETY: `count_release` takes any pointer, once.
-                let message = unsafe { ForeignMessage::new(ptr::null_mut(), Some(count_release)) };
-                drop(message.unwrap());
-            });
-            assert_eq!(RELEASED.load(Ordering::SeqCst), before, "deferred");
-        });
-        assert_eq!(RELEASED.load(Ordering::SeqCst), before + 1);
     }
 }
