@@ -176,6 +176,9 @@ fn main() {
     // its name rather than the path it was linked from.
     println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libisula_mailbox.so");
 
+    #[cfg(feature = "isula-libutils-log")]
+    build_isula_libutils_bridge(&root);
+
     let base = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("read cbindgen.toml");
     for header in HEADERS {
         println!("cargo:rerun-if-changed={}", header.source);
@@ -225,4 +228,34 @@ fn write_if_changed(path: &Path, text: &str) {
         return;
     }
     fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+}
+
+/// The isula_libutils log bridge: `src/logging/isula_libutils.c`, compiled
+/// against the installed `<isula_libutils/log.h>`; linked with
+/// isula_libutils, as the daemon is.
+#[cfg(feature = "isula-libutils-log")]
+fn build_isula_libutils_bridge(root: &Path) {
+    println!("cargo:rerun-if-env-changed=ISULA_LIBUTILS_INCLUDE_DIR");
+    println!("cargo:rerun-if-env-changed=ISULA_LIBUTILS_LIB_DIR");
+    let source = root.join("src/logging/isula_libutils.c");
+    println!("cargo:rerun-if-changed={}", source.display());
+    let mut build = cc::Build::new();
+    build.file(&source).warnings(true).extra_warnings(true);
+    match env::var_os("ISULA_LIBUTILS_INCLUDE_DIR") {
+        Some(dir) => {
+            build.include(dir);
+        }
+        None => println!(
+            "cargo:warning=isula-libutils-log: ISULA_LIBUTILS_INCLUDE_DIR not set; \
+             looking for <isula_libutils/log.h> on the compiler's default path"
+        ),
+    }
+    build.compile("isula_mailbox_libutils_log");
+    if let Some(dir) = env::var_os("ISULA_LIBUTILS_LIB_DIR") {
+        println!(
+            "cargo:rustc-link-search=native={}",
+            Path::new(&dir).display()
+        );
+    }
+    println!("cargo:rustc-link-lib=dylib=isula_libutils");
 }

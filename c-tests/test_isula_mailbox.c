@@ -111,6 +111,55 @@ static void log_callback_receives_records_up_to_its_level(void)
     message_queue_destroy(mq);
 }
 
+/* What an operator follows a stream by, at debug level: each record named
+ * after the C function it comes from. */
+#define TRAIL_RECORDS 8
+static char trail[TRAIL_RECORDS][256];
+static int trail_count;
+
+static void capture_trail(mailbox_log_level level, const char *message, void *user)
+{
+    (void)user;
+    if (level == MAILBOX_LOG_DEBUG && trail_count < TRAIL_RECORDS) {
+        snprintf(trail[trail_count++], sizeof(trail[0]), "%s", message);
+    }
+}
+
+static void debug_records_follow_topics_and_subscribers(void)
+{
+    trail_count = 0;
+    mailbox_set_log_callback(capture_trail, MAILBOX_LOG_DEBUG, NULL);
+    CHECK_EQ(mailbox_register_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER, make_tracked, NULL, tracked_release, true), 0);
+    message_subscriber *kept = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    message_subscriber *gone = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    CHECK(kept != NULL && gone != NULL);
+    mailbox_unsubscribe(MAILBOX_TOPIC_CRI_CONTAINER, kept);
+    message_subscriber_destroy(gone); /* still subscribed: detached */
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    message_subscriber_destroy(kept); /* unsubscribed already: no record */
+    mailbox_set_log_callback(NULL, MAILBOX_LOG_WARN, NULL);
+
+    const char *want[] = {
+        "mailbox_register_topic_handler: topic 0 registered",
+        "mailbox_subscribe: subscriber 0x",
+        "mailbox_subscribe: subscriber 0x",
+        "mailbox_unsubscribe: subscriber 0x",
+        "message_subscriber_destroy: subscriber 0x",
+        "mailbox_unregister_topic_handler: topic 0 unregistered, 0 subscribers shut down",
+    };
+    CHECK_EQ(trail_count, (int)(sizeof(want) / sizeof(want[0])));
+    for (int i = 0; i < trail_count; i++) {
+        if (strncmp(trail[i], want[i], strlen(want[i])) != 0) {
+            fprintf(stderr, "record %d: \"%s\", want \"%s...\"\n", i, trail[i], want[i]);
+            CHECK(0);
+        }
+    }
+    CHECK(strstr(trail[1], "attached to topic 0 (1 now)") != NULL);
+    CHECK(strstr(trail[2], "attached to topic 0 (2 now)") != NULL);
+    CHECK(strstr(trail[3], "detached from topic 0 (1 now)") != NULL);
+    CHECK(strstr(trail[4], "destroyed while subscribed: detached") != NULL);
+}
+
 static int logging_stop;
 
 static void *log_a_lot(void *arg)
@@ -281,6 +330,7 @@ static void bounded_subscriber_drops_its_oldest(void)
 
 TEST_MAIN(TEST_CASE(message_queue_destroy_frees_and_ends_subscribers),
           TEST_CASE(log_callback_receives_records_up_to_its_level),
+          TEST_CASE(debug_records_follow_topics_and_subscribers),
           TEST_CASE(log_callback_can_change_while_threads_log), TEST_CASE(topic_stats_count_since_registration),
           TEST_CASE(stats_of_a_new_registration_ignore_old_subscribers),
           TEST_CASE(subscriber_timeout_applies_to_new_subscribers), TEST_CASE(bounded_subscriber_drops_its_oldest))

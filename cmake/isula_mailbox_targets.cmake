@@ -3,7 +3,9 @@
 # Used by the top-level CMakeLists.txt and by isula_mailboxConfig.cmake.
 include_guard(GLOBAL)
 
-function(isula_mailbox_add_targets include_dir static_library shared_library)
+# extra_link_libraries: what the static library needs besides the system's
+# (isula_libutils, when it logs there).
+function(isula_mailbox_add_targets include_dir static_library shared_library extra_link_libraries)
     if(TARGET isula_mailbox::static)
         return()
     endif()
@@ -11,7 +13,7 @@ function(isula_mailbox_add_targets include_dir static_library shared_library)
     find_package(Threads REQUIRED)
     # What a Rust static library needs from the system (see
     # `cargo rustc -- --print native-static-libs`).
-    set(_system_libs Threads::Threads ${CMAKE_DL_LIBS} m rt)
+    set(_system_libs ${extra_link_libraries} Threads::Threads ${CMAKE_DL_LIBS} m rt)
 
     add_library(isula_mailbox_static STATIC IMPORTED GLOBAL)
     set_target_properties(isula_mailbox_static PROPERTIES
@@ -24,7 +26,7 @@ function(isula_mailbox_add_targets include_dir static_library shared_library)
         IMPORTED_LOCATION "${shared_library}"
         IMPORTED_SONAME "libisula_mailbox.so"
         INTERFACE_INCLUDE_DIRECTORIES "${include_dir}"
-        INTERFACE_LINK_LIBRARIES "Threads::Threads")
+        INTERFACE_LINK_LIBRARIES "${extra_link_libraries};Threads::Threads")
 
     add_library(isula_mailbox::static ALIAS isula_mailbox_static)
     add_library(isula_mailbox::shared ALIAS isula_mailbox_shared)

@@ -17,8 +17,9 @@ typedef enum mailbox_log_level {
 } mailbox_log_level;
 
 /**
- * Receives one log record: its level, the message (valid during the call
- * only) and the `user` pointer given to `mailbox_set_log_callback`.
+ * Receives one log record: its level, the message, "<function>:
+ * <text>", named after the function it comes from (valid during the call
+ * only), and the `user` pointer given to `mailbox_set_log_callback`.
  */
 typedef void (*mailbox_log_fn)(enum mailbox_log_level level, const char *message, void *user);
 

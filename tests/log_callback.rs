@@ -57,7 +57,9 @@ fn records_reach_the_callback_filtered_before_formatting() {
     assert_eq!(received.len(), 2);
     assert_eq!(received[0].0, MAILBOX_LOG_ERROR);
     assert_eq!(received[0].1, "mailbox_message_ref: p is NULL");
-    assert_eq!(received[1], (MAILBOX_LOG_WARN, "expensive".to_owned()));
+    // Named after where it comes from: the Rust module (a C export for the
+    // library's own records).
+    assert_eq!(received[1], (MAILBOX_LOG_WARN, "log_callback: expensive".to_owned()));
 
     // NULL puts back the stderr default: the callback hears nothing more.
     // SAFETY: no callback.

@@ -12,6 +12,15 @@ Subcommands:
                    with 20 containers, then SIGTERM with the streams open;
                    writes what it saw as JSON
   compare A B      checks both daemons' results and prints the summary
+  shutdown         N streams open (subscribed), then SIGTERM: how long the
+                   daemon takes to exit
+  churn            8 streams open while 30 containers go through their
+                   lifecycle in parallel and 200 clients open a stream and
+                   are killed (SIGKILL); every open stream must get every
+                   event in order; the daemon's threads and RSS are measured
+                   before and after
+  compare-churn A B  checks both daemons' churn results against each other
+  hold-stream      opens one stream and waits to be killed (churn's clients)
 
 Every wait is bounded; any failed check makes the exit status non-zero.
 """
@@ -23,6 +32,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
 import tarfile
 import threading
@@ -259,21 +269,9 @@ def run(args):
                         for s, m in zip(streams, marks)}})
 
     # SIGTERM with the streams open: the daemon must end them and exit.
-    t0 = time.monotonic()
-    os.kill(args.daemon_pid, signal.SIGTERM)
-
-    def gone():
-        try:
-            with open("/proc/%d/stat" % args.daemon_pid) as f:
-                return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-        except FileNotFoundError:
-            return True
-    exited = wait_until(gone, args.term_wait, 0.05)
-    wait_until(lambda: all(s.end for s in streams), 5)
-    result["sigterm"] = {
-        "exited_after": round(time.monotonic() - t0, 2) if exited else None,
-        "streams": {s.name: (s.end[0], s.end[1], round(s.end[2] - t0, 2)) if s.end else None
-                    for s in streams}}
+    exited_after, ends = sigterm_and_wait(args.daemon_pid, streams, args.term_wait)
+    exited = exited_after is not None
+    result["sigterm"] = {"exited_after": exited_after, "streams": ends}
     log("SIGTERM: daemon %s; streams: %s" % (
         "exited after %.2f s" % result["sigterm"]["exited_after"] if exited
         else "still running after %g s" % args.term_wait,
@@ -289,6 +287,237 @@ def run(args):
 
 
 # --- checking and comparing ------------------------------------------------------
+
+
+def proc_status(pid):
+    """(threads, VmRSS in kB) of a process."""
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            fields[key] = value.split()
+    return int(fields["Threads"][0]), int(fields["VmRSS"][0])
+
+
+def process_gone(pid):
+    """Whether the process exited (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def sigterm_and_wait(pid, streams, term_wait):
+    """Sends SIGTERM; returns (seconds until the daemon exited or None,
+    {stream: (end code, details, seconds) or None})."""
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGTERM)
+    exited = wait_until(lambda: process_gone(pid), term_wait, 0.005)
+    wait_until(lambda: all(s.end for s in streams), 5)
+    return (round(time.monotonic() - t0, 3) if exited else None,
+            {s.name: (s.end[0], s.end[1], round(s.end[2] - t0, 3)) if s.end else None for s in streams})
+
+
+def open_streams(rt, pb, logw, names, wait, fail):
+    """Opens a stream per name and waits until the daemon took them all:
+    it logs "Getting Container Events" (INFO) just before subscribing. At a
+    log level that hides INFO, waits `wait` seconds instead."""
+    opened = logw.count("Type: Getting Container Events")
+    streams = [Stream(rt, pb, name) for name in names]
+    if wait:
+        time.sleep(wait)
+    elif not wait_until(lambda: logw.count("Type: Getting Container Events") >= opened + len(streams), 15):
+        fail("the daemon did not take all %d streams within 15 s" % len(streams))
+    return streams
+
+
+def hold_stream(args):
+    """A client that opens one stream and waits, until it is killed."""
+    sys.path.insert(0, args.pb_dir)
+    import api_v1_pb2 as pb
+    stream = Stream(Runtime(args.socket, pb), pb, "held")
+    log("open")
+    stream.thread.join()
+    return 0
+
+
+def shutdown(args):
+    """One measurement: --streams open, then SIGTERM."""
+    sys.path.insert(0, args.pb_dir)
+    import api_v1_pb2 as pb
+    failures = []
+    rt = Runtime(args.socket, pb)
+    streams = open_streams(rt, pb, LogWatch(args.log), ["s%d" % (i + 1) for i in range(args.streams)],
+                           args.subscribe_wait, failures.append)
+    time.sleep(args.hold)
+    exited, ends = sigterm_and_wait(args.daemon_pid, streams, args.term_wait)
+    result = {"streams": args.streams, "exited_after": exited, "ends": ends, "failures": failures}
+    log("SIGTERM with %d streams open: %s" % (
+        args.streams, "exited after %.3f s" % exited if exited is not None else "did not exit"))
+    with open(args.out, "w") as f:
+        json.dump(result, f)
+    return 0 if exited is not None and not failures else 1
+
+
+def churn(args):
+    """Streams that stay open see every event while containers churn in
+    parallel and clients come and die."""
+    sys.path.insert(0, args.pb_dir)
+    import api_v1_pb2 as pb
+    result = {"daemon": args.name, "ok": True, "failures": []}
+
+    def fail(msg):
+        result["ok"] = False
+        result["failures"].append(msg)
+        log("FAIL: " + msg)
+
+    rt = Runtime(args.socket, pb)
+    logw = LogWatch(args.log)
+    result["threads_before"], result["rss_kb_before"] = proc_status(args.daemon_pid)
+    result["crashed"] = False
+
+    def save():
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+    save()  # what is known, should the daemon die
+    try:
+        return churn_with(args, pb, rt, logw, result, fail, save)
+    except Exception as e:  # the daemon died under it: say so
+        import grpc
+        if isinstance(e, grpc.RpcError) and process_gone(args.daemon_pid):
+            result["crashed"] = True
+            fail("the daemon died during the churn (%s)" % e.code().name)
+            save()
+            return 1
+        raise
+
+
+def churn_with(args, pb, rt, logw, result, fail, save):
+    from concurrent.futures import ThreadPoolExecutor
+    streams = open_streams(rt, pb, logw, ["s%d" % (i + 1) for i in range(args.streams)], 0, fail)
+    marks = [len(s.snapshot()) for s in streams]
+
+    # Clients that open a stream and are killed, in batches, while the
+    # containers churn: each batch waits until the daemon took its streams.
+    killed = [0]
+    stop = threading.Event()
+
+    def killer():
+        me = os.path.abspath(__file__)
+        while killed[0] < args.killed and not stop.is_set() and not process_gone(args.daemon_pid):
+            batch = min(args.kill_batch, args.killed - killed[0])
+            before = logw.count("Type: Getting Container Events")
+            procs = [subprocess.Popen([sys.executable, me, "hold-stream", "--socket", args.socket,
+                                       "--pb-dir", args.pb_dir],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                     for _ in range(batch)]
+            if not wait_until(lambda: logw.count("Type: Getting Container Events") >= before + batch, 20, 0.02):
+                fail("the daemon did not take a batch of %d streams within 20 s" % batch)
+            for p in procs:
+                p.send_signal(signal.SIGKILL)
+            for p in procs:
+                p.wait()
+            killed[0] += batch
+
+    kill_thread = threading.Thread(target=killer, daemon=True)
+    kill_thread.start()
+
+    started = time.monotonic()
+    pod_config = pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name="churn-" + args.name, uid="churn-" + args.name,
+                                       namespace="e2e", attempt=0),
+        hostname="e2e",
+        linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
+            namespace_options=pb.NamespaceOption(network=pb.NODE))))
+    pod = rt("RunPodSandbox", pb.RunPodSandboxRequest(config=pod_config)).pod_sandbox_id
+
+    def one_container(i):
+        config = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="churn%d" % i),
+                                    image=pb.ImageSpec(image=args.image), command=CMD)
+        cid = rt("CreateContainer", pb.CreateContainerRequest(
+            pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id
+        rt("StartContainer", pb.StartContainerRequest(container_id=cid))
+        rt("StopContainer", pb.StopContainerRequest(container_id=cid, timeout=10))
+        rt("RemoveContainer", pb.RemoveContainerRequest(container_id=cid))
+        return cid
+
+    try:
+        with ThreadPoolExecutor(max_workers=args.containers) as pool:
+            containers = list(pool.map(one_container, range(args.containers)))
+    except BaseException:
+        stop.set()  # no more clients for a daemon that failed
+        raise
+    rt("StopPodSandbox", pb.StopPodSandboxRequest(pod_sandbox_id=pod))
+    rt("RemovePodSandbox", pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+    kill_thread.join(300)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    result["killed"] = killed[0]
+    log("churn: %d containers in parallel, %d clients killed, in %.1f s" % (
+        len(containers), killed[0], result["seconds"]))
+
+    if not wait_until(lambda: all(complete(s.snapshot()[m:], pod, containers)
+                                  for s, m in zip(streams, marks)), 60, 0.05):
+        fail("not every open stream got every event of the churn within 60 s")
+    time.sleep(1)
+    sequences = {}
+    for s, m in zip(streams, marks):
+        events = [[cid, t] for _, cid, t in s.snapshot()[m:]]
+        per, problems, _ = check_stream(events, pod, containers)
+        for p in problems:
+            fail("stream %s: %s" % (s.name, p))
+        sequences[s.name] = render(events, pod, containers)
+    result["orders"] = len(set(sequences.values()))
+    result["events_per_stream"] = sorted({len(v.split()) for v in sequences.values()})
+
+    # Afterwards: killed clients' handlers notice their end at their next
+    # pop timeout (1 s with the library; upstream's 300 s otherwise).
+    time.sleep(args.settle)
+    result["threads_after"], result["rss_kb_after"] = proc_status(args.daemon_pid)
+    log("churn: %d orders among %d streams; threads %d -> %d, RSS %d -> %d kB" % (
+        result["orders"], len(streams), result["threads_before"], result["threads_after"],
+        result["rss_kb_before"], result["rss_kb_after"]))
+    for s in streams:
+        s.call.cancel()
+    save()
+    return 0 if result["ok"] else 1
+
+
+def compare_churn(args):
+    with open(args.orig) as f:
+        orig = json.load(f)
+    with open(args.patched) as f:
+        patched = json.load(f)
+    ok = patched["ok"]
+    for r in (orig, patched):
+        if r["crashed"]:
+            log("%s churn: the daemon died during the churn (threads %d, RSS %d kB before it)" % (
+                r["daemon"], r["threads_before"], r["rss_kb_before"]))
+            continue
+        log("%s churn: %d containers' events on %d-event streams, %d clients killed, %.1f s; %d order(s); "
+            "threads %d before, %d after; RSS %d kB before, %d kB after%s" % (
+                r["daemon"], args.containers, max(r["events_per_stream"] or [0]), r["killed"],
+                r["seconds"], r["orders"], r["threads_before"], r["threads_after"],
+                r["rss_kb_before"], r["rss_kb_after"],
+                "".join("; FAIL: " + m for m in r["failures"])))
+    if patched["crashed"]:
+        return 1
+    if patched["orders"] != 1:
+        log("FAIL: the patched daemon's streams saw different orders")
+        ok = False
+    if orig["crashed"]:
+        log("churn: the unmodified daemon has no after-churn figures to compare with")
+    else:
+        if patched["threads_after"] > orig["threads_after"]:
+            log("FAIL: the patched daemon kept %d threads, the unmodified one %d" % (
+                patched["threads_after"], orig["threads_after"]))
+            ok = False
+        if patched["rss_kb_after"] > orig["rss_kb_after"] * (1 + args.rss_margin):
+            log("FAIL: the patched daemon's RSS %d kB is above the unmodified one's %d kB (+%d%%)" % (
+                patched["rss_kb_after"], orig["rss_kb_after"], args.rss_margin * 100))
+            ok = False
+    log("churn: %s" % ("PASS" if ok else "FAIL"))
+    return 0 if ok else 1
 
 
 def check_stream(events, pod, containers):
@@ -433,6 +662,38 @@ def main():
     p.add_argument("--term-wait", type=float, default=60)
     p.add_argument("--term-required", action="store_true",
                    help="fail when the daemon has not exited --term-wait seconds after SIGTERM")
+    p = sub.add_parser("hold-stream")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--pb-dir", required=True)
+    p = sub.add_parser("shutdown")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--pb-dir", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--daemon-pid", type=int, required=True)
+    p.add_argument("--streams", type=int, required=True)
+    p.add_argument("--subscribe-wait", type=float, default=0,
+                   help="wait this long for the streams instead of reading INFO records")
+    p.add_argument("--term-wait", type=float, default=30)
+    p.add_argument("--hold", type=float, default=0.2, help="seconds the streams stay open before SIGTERM")
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("churn")
+    p.add_argument("--name", required=True)
+    p.add_argument("--socket", required=True)
+    p.add_argument("--pb-dir", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--daemon-pid", type=int, required=True)
+    p.add_argument("--image", required=True)
+    p.add_argument("--streams", type=int, default=8)
+    p.add_argument("--containers", type=int, default=30)
+    p.add_argument("--killed", type=int, default=200)
+    p.add_argument("--kill-batch", type=int, default=10)
+    p.add_argument("--settle", type=float, default=3)
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("compare-churn")
+    p.add_argument("orig")
+    p.add_argument("patched")
+    p.add_argument("--containers", type=int, default=30)
+    p.add_argument("--rss-margin", type=float, default=0.1)
     p = sub.add_parser("compare")
     p.add_argument("results", nargs="+")
     p.add_argument("--one-order", default="", help="the daemon whose streams must all see one order")
@@ -441,7 +702,8 @@ def main():
     if args.cmd == "make-image":
         make_image(args.out, args.busybox, args.tag)
         return 0
-    return run(args) if args.cmd == "run" else compare(args)
+    return {"run": run, "compare": compare, "shutdown": shutdown, "churn": churn,
+            "compare-churn": compare_churn, "hold-stream": hold_stream}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,14 @@ impl<E> Subscription<E> {
     }
 }
 
+impl<E> Drop for Subscription<E> {
+    fn drop(&mut self) {
+        if self.subscriber.is_subscribed() {
+            log_debug!(target: "Subscription::drop", "a subscription detached");
+        }
+    }
+}
+
 impl<E> std::fmt::Debug for Subscription<E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")

@@ -100,7 +100,9 @@ impl<K: TopicKind> Topic<K> {
         E: Send + Sync + 'static,
         G: for<'a> Fn(&K::Input<'a>) -> Option<E> + Send + Sync + 'static,
     {
-        Ok(events::register::<K, E, G>(self.index, generator)?)
+        events::register::<K, E, G>(self.index, generator)?;
+        log_debug!(target: "Topic::register", "topic {} registered (async)", self.name);
+        Ok(())
     }
 
     /// Registers the topic as synchronous: publishing calls `handler` in the
@@ -109,14 +111,21 @@ impl<K: TopicKind> Topic<K> {
     where
         H: for<'a> Fn(&K::Input<'a>) + Send + Sync + 'static,
     {
-        Ok(events::register_handler::<K, H>(self.index, handler)?)
+        events::register_handler::<K, H>(self.index, handler)?;
+        log_debug!(target: "Topic::register_handler", "topic {} registered (sync)", self.name);
+        Ok(())
     }
 
     /// Unregisters the topic, whoever registered it: every subscription
     /// ends ([`RecvError::Closed`](super::RecvError::Closed)). Returns once
     /// no publish is still inside the generator.
     pub fn unregister(&self) -> Result<(), Error> {
-        mailbox().unregister(self.index)?;
+        let shut_down = mailbox().unregister(self.index)?;
+        log_debug!(
+            target: "Topic::unregister",
+            "topic {} unregistered, {shut_down} subscribers shut down",
+            self.name
+        );
         Ok(())
     }
 
@@ -145,7 +154,7 @@ impl<K: TopicKind> Topic<K> {
     /// events of type `E`. [`Error::EventType`] for any other registrant.
     pub fn subscribe<E: Send + Sync + 'static>(&self) -> Result<Subscription<E>, Error> {
         let (subscriber, events) = events::subscribe::<E>(self.index)?;
-        Ok(Subscription::new(subscriber, events))
+        Ok(self.subscribed("Topic::subscribe", Subscription::new(subscriber, events)))
     }
 
     /// Subscribes to the events of a topic registered from C, whose
@@ -153,7 +162,21 @@ impl<K: TopicKind> Topic<K> {
     /// or from Rust with events of type `E`.
     pub fn subscribe_foreign<E: ForeignEvent>(&self) -> Result<Subscription<E>, Error> {
         let (subscriber, events) = events::subscribe_foreign::<E>(self.index)?;
-        Ok(Subscription::new(subscriber, events))
+        Ok(self.subscribed(
+            "Topic::subscribe_foreign",
+            Subscription::new(subscriber, events),
+        ))
+    }
+
+    /// Logs (at debug) that `subscription` was attached by `function`.
+    fn subscribed<E>(&self, function: &str, subscription: Subscription<E>) -> Subscription<E> {
+        log_debug!(
+            target: function,
+            "a subscription attached to topic {} ({} now)",
+            self.name,
+            mailbox().subscriber_count(self.index)
+        );
+        subscription
     }
 
     /// The topic's counters since it was registered (see

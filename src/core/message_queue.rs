@@ -240,12 +240,14 @@ pub(crate) struct Closing<M> {
 
 impl<M> Closing<M> {
     /// Shuts each member down (its pops return `Closed`) and drops what it
-    /// held, counted as dropped.
-    pub(crate) fn finish(self) {
+    /// held, counted as dropped; how many members there were.
+    pub(crate) fn finish(self) -> usize {
+        let members = self.inboxes.len();
         for inbox in self.inboxes {
             let pending = inbox.queue.close();
             self.members.counters().count_dropped(pending.len());
         }
+        members
     }
 }
 

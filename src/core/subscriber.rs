@@ -137,6 +137,11 @@ impl<M> Subscriber<M> {
         drop(pending);
     }
 
+    /// Whether a message queue delivers to it now.
+    pub fn is_subscribed(&self) -> bool {
+        self.counted_in().is_some()
+    }
+
     /// How many messages wait to be popped.
     pub fn pending(&self) -> usize {
         self.inbox.queue.len()

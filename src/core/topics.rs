@@ -258,8 +258,9 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
 
     /// Unregisters `topic`: its subscribers are shut down and it can be
     /// registered again. Returns once no publish is still running its
-    /// generator, so the generator's context may then be freed.
-    pub fn unregister(&self, topic: usize) -> Result<(), TopicError> {
+    /// generator, so the generator's context may then be freed; with how
+    /// many subscribers were shut down.
+    pub fn unregister(&self, topic: usize) -> Result<usize, TopicError> {
         let entry = self.topic(topic)?;
         let mut closing: Option<Closing<M>> = None;
         let registration = entry
@@ -276,11 +277,9 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
                     .map(MessageQueue::begin_shutdown);
             })
             .ok_or(TopicError::NotRegistered)?;
-        if let Some(closing) = closing {
-            closing.finish();
-        }
+        let shut_down = closing.map_or(0, Closing::finish);
         drop(registration);
-        Ok(())
+        Ok(shut_down)
     }
 
     /// Publishes `input` on `topic`. For an async topic nobody subscribes
@@ -336,6 +335,13 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
             Some(queue) if queue.unsubscribe(subscriber) => Ok(()),
             _ => Err(TopicError::NotSubscribed),
         }
+    }
+
+    /// How many subscribers `topic` has now (a relaxed read: for logs).
+    pub fn subscriber_count(&self, topic: usize) -> u32 {
+        self.topics
+            .get(topic)
+            .map_or(0, |entry| entry.subscribers.load(Ordering::Relaxed))
     }
 
     /// Whether `topic` is registered.

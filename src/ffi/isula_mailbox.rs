@@ -1,10 +1,9 @@
 //! `isula_mailbox.h`: what the library adds to the original API.
 
-use std::fmt;
 use std::num::NonZeroUsize;
 use std::os::raw::{c_char, c_int, c_void};
 
-use log::{Level, LevelFilter};
+use log::{Level, LevelFilter, Record};
 
 use super::handle::take_handle;
 use super::mailbox::RawTopic;
@@ -73,8 +72,9 @@ fn c_level(level: Level) -> mailbox_log_level {
     }
 }
 
-/// Receives one log record: its level, the message (valid during the call
-/// only) and the `user` pointer given to `mailbox_set_log_callback`.
+/// Receives one log record: its level, the message, "<function>:
+/// <text>", named after the function it comes from (valid during the call
+/// only), and the `user` pointer given to `mailbox_set_log_callback`.
 pub type mailbox_log_fn = Option<
     unsafe extern "C" fn(level: mailbox_log_level, message: *const c_char, user: *mut c_void),
 >;
@@ -92,15 +92,16 @@ unsafe impl Send for ForeignLogSink {}
 unsafe impl Sync for ForeignLogSink {}
 
 impl ForeignLogSink {
-    /// Hands one record to the callback as a NUL-terminated line, formatted
-    /// into a fixed buffer on the stack (long records are cut): logging
-    /// allocates nothing, so it works when memory has run out.
-    fn emit(&self, level: Level, message: &fmt::Arguments<'_>) {
+    /// Hands one record to the callback as a NUL-terminated line, "function:
+    /// message", formatted into a fixed buffer on the stack (long records
+    /// are cut): logging allocates nothing, so it works when memory has run
+    /// out.
+    fn emit(&self, record: &Record<'_>) {
         let mut line = LineBuffer::new();
-        line.format(message);
+        logging::callback_line(record, &mut line);
         // SAFETY: the daemon set `callback` with `user` to be called with a
         // level and a string valid for the duration of the call.
-        unsafe { (self.callback)(c_level(level), line.as_c_str().as_ptr(), self.user) }
+        unsafe { (self.callback)(c_level(record.level()), line.as_c_str().as_ptr(), self.user) }
     }
 }
 
@@ -135,8 +136,7 @@ pub unsafe extern "C" fn mailbox_set_log_callback(
             .filter()
             .ok_or(Failure::InvalidLevel(max_level.0))?;
         let sink = ForeignLogSink { callback, user };
-        let sink =
-            try_box(move |level: Level, message: &fmt::Arguments<'_>| sink.emit(level, message))?;
+        let sink = try_box(move |record: &Record<'_>| sink.emit(record))?;
         logging::set_sink(Some(sink), level)?;
         Ok(())
     })

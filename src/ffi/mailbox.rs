@@ -166,7 +166,7 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
     release: message_release_t,
     r#async: bool,
 ) -> c_int {
-    ffi_body!(-1, |_export| {
+    ffi_body!(-1, |export| {
         let index = topic.index()?;
         let generator = ForeignGenerator {
             generator: generator.ok_or(Failure::Null(Arg::generator))?,
@@ -183,6 +183,7 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
         mailbox()
             .register(index, generate, delivery, None)
             .map_err(|error| topic.failure(error))?;
+        log_debug!(target: export.name(), "topic {} registered ({delivery:?})", topic.0);
         Ok(0)
     })
 }
@@ -196,13 +197,19 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
 /// Must not be called from inside the topic's generator.
 #[no_mangle]
 pub unsafe extern "C" fn mailbox_unregister_topic_handler(topic: RawTopic) {
-    ffi_body!((), |_export| {
-        mailbox()
+    ffi_body!((), |export| {
+        let shut_down = mailbox()
             .unregister(topic.index()?)
             .map_err(|error| match error {
                 TopicError::NotRegistered => Failure::UnregisterUnregistered(topic.0),
                 error => topic.failure(error),
-            })
+            })?;
+        log_debug!(
+            target: export.name(),
+            "topic {} unregistered, {shut_down} subscribers shut down",
+            topic.0
+        );
+        Ok(())
     })
 }
 
@@ -249,10 +256,19 @@ fn publish_in_boundary(topic: RawTopic, data: *mut c_void) {
 /// for an invalid, unregistered or sync topic, or when memory runs out.
 #[no_mangle]
 pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber {
-    ffi_body!(ptr::null_mut(), |_export| {
+    ffi_body!(ptr::null_mut(), |export| {
+        let index = topic.index()?;
         // C cannot say what it expects: no type check.
-        match mailbox().subscribe(topic.index()?, Expected::Anything) {
-            Ok(subscriber) => Ok(into_handle::<message_subscriber>(subscriber)?),
+        match mailbox().subscribe(index, Expected::Anything) {
+            Ok(subscriber) => {
+                let sub = into_handle::<message_subscriber>(subscriber)?;
+                log_debug!(
+                    target: export.name(),
+                    "subscriber {sub:p} attached to topic {index} ({} now)",
+                    mailbox().subscriber_count(index)
+                );
+                Ok(sub)
+            }
             // Sync topics have nothing to subscribe to: not an error.
             Err(TopicError::Sync) => Ok(ptr::null_mut()),
             Err(error) => Err(topic.failure(error)),
@@ -267,13 +283,20 @@ pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber 
 /// `sub` is NULL or a live subscriber.
 #[no_mangle]
 pub unsafe extern "C" fn mailbox_unsubscribe(topic: RawTopic, sub: *mut message_subscriber) {
-    ffi_body!((), |_export| {
-        let sub = handle_arg!(sub);
+    ffi_body!((), |export| {
+        let subscriber = handle_arg!(sub);
+        let index = topic.index()?;
         mailbox()
-            .unsubscribe(topic.index()?, sub)
+            .unsubscribe(index, subscriber)
             .map_err(|error| match error {
                 TopicError::NotRegistered => Failure::UnsubscribeUnregistered(topic.0),
                 error => topic.failure(error),
-            })
+            })?;
+        log_debug!(
+            target: export.name(),
+            "subscriber {sub:p} detached from topic {index} ({} now)",
+            mailbox().subscriber_count(index)
+        );
+        Ok(())
     })
 }

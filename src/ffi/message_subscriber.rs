@@ -75,10 +75,18 @@ pub unsafe extern "C" fn message_subscriber_shutdown(sub: *mut message_subscribe
 /// `sub` is NULL or a live subscriber, not used again afterwards.
 #[no_mangle]
 pub unsafe extern "C" fn message_subscriber_destroy(sub: *mut message_subscriber) {
-    ffi_body!((), |_export| {
+    ffi_body!((), |export| {
         // SAFETY: per this function's contract, `sub` is NULL or a live
         // handle that nobody uses afterwards.
-        drop(unsafe { take_handle(sub) });
+        if let Some(subscriber) = unsafe { take_handle(sub) } {
+            if subscriber.is_subscribed() {
+                log_debug!(
+                    target: export.name(),
+                    "subscriber {sub:p} destroyed while subscribed: detached"
+                );
+            }
+            drop(subscriber);
+        }
         Ok(())
     })
 }

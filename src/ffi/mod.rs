@@ -189,7 +189,7 @@ fn report(export: Export, failure: Failure) {
     // A logger the host installed may panic: that must not reach C either.
     contain(|| {
         crate::logging::ensure_installed();
-        log::log!(failure.level(), "{}: {failure}", export.name());
+        log::log!(target: export.name(), failure.level(), "{failure}");
     });
 }
 

@@ -1,0 +1,83 @@
+# Makes a Rust static library expose exactly its C API: every object of
+# INPUT (cargo's libisula_mailbox.a, with the library's Rust std inside) is
+# linked into one relocatable object, in which every global symbol but the
+# exports becomes local; OUTPUT is an archive of that one object. So any
+# number of Rust static libraries, of any rustc and profile, link beside
+# it: their std's symbols (rust_eh_personality, the panic machinery, the
+# allocator shims) no longer meet ours.
+#
+#   cmake -DINPUT=libisula_mailbox.a -DSHARED=libisula_mailbox.so
+#         -DOUTPUT=out/libisula_mailbox.a [-DEXTRA_OBJECTS=a.o;b.o]
+#         [-DLINKER=ld] [-DOBJCOPY=objcopy] [-DAR=ar] [-DNM=nm]
+#         -P cmake/localize_static_library.cmake
+#
+# The exports are read from SHARED, the same build's shared library, which
+# exports exactly the library's C functions (a cdylib exports nothing else).
+cmake_minimum_required(VERSION 3.16)
+
+foreach(_var INPUT SHARED OUTPUT)
+    if(NOT DEFINED ${_var})
+        message(FATAL_ERROR "localize_static_library: -D${_var}=... is required")
+    endif()
+endforeach()
+foreach(_tool LINKER OBJCOPY AR NM READELF)
+    if(NOT ${_tool})
+        string(TOLOWER "${_tool}" _name)
+        if(_name STREQUAL "linker")
+            set(_name ld)
+        endif()
+        find_program(${_tool} ${_name} REQUIRED)
+    endif()
+endforeach()
+
+get_filename_component(_out_dir "${OUTPUT}" DIRECTORY)
+set(_work "${OUTPUT}.localize")
+file(REMOVE_RECURSE "${_work}")
+file(MAKE_DIRECTORY "${_work}" "${_out_dir}")
+
+function(run)
+    execute_process(COMMAND ${ARGN} RESULT_VARIABLE _rc OUTPUT_VARIABLE _out ERROR_VARIABLE _err)
+    if(NOT _rc EQUAL 0)
+        string(REPLACE ";" " " _cmd "${ARGN}")
+        message(FATAL_ERROR "localize_static_library: ${_cmd} failed (${_rc}):\n${_out}${_err}")
+    endif()
+    set(run_output "${_out}" PARENT_SCOPE)
+endfunction()
+
+# The exports: the shared library's defined dynamic functions.
+run("${NM}" -D --defined-only "${SHARED}")
+string(REGEX MATCHALL "[0-9a-f]+ T [A-Za-z_][A-Za-z0-9_]*" _lines "${run_output}")
+set(_exports "")
+foreach(_line IN LISTS _lines)
+    string(REGEX REPLACE "^[0-9a-f]+ T " "" _symbol "${_line}")
+    string(APPEND _exports "${_symbol}\n")
+endforeach()
+if(_exports STREQUAL "")
+    message(FATAL_ERROR "localize_static_library: ${SHARED} exports no function")
+endif()
+file(WRITE "${_work}/exports.txt" "${_exports}")
+
+# One relocatable object of every member (and the extra objects), then only
+# the exports global.
+set(_object "${_work}/isula_mailbox.o")
+run("${LINKER}" -r -o "${_object}" --whole-archive "${INPUT}" --no-whole-archive ${EXTRA_OBJECTS})
+# COMDAT groups are kept once per link by their signature's name: another
+# Rust library's DW.ref.rust_eh_personality group would be dropped for ours
+# (whose symbol is local now), leaving its references undefined. Our
+# groups get signatures of their own.
+run("${READELF}" -gW "${_object}")
+string(REGEX MATCHALL "COMDAT group section \\[ *[0-9]+\\] `[^']*' \\[[^]]+\\]" _groups "${run_output}")
+set(_renames "")
+foreach(_group IN LISTS _groups)
+    string(REGEX REPLACE ".*\\[([^]]+)\\]$" "\\1" _signature "${_group}")
+    string(APPEND _renames "${_signature} isula_mailbox.${_signature}\n")
+endforeach()
+file(WRITE "${_work}/renames.txt" "${_renames}")
+# The bitcode rustc embeds (.llvmbc, .llvmcmd) goes too: no linker needs it,
+# and a system linker plugin of another LLVM (LLVMgold) chokes on it.
+run("${OBJCOPY}" "--keep-global-symbols=${_work}/exports.txt" "--redefine-syms=${_work}/renames.txt"
+    --remove-section=.llvmbc --remove-section=.llvmcmd "${_object}")
+
+file(REMOVE "${OUTPUT}")
+run("${AR}" rcs "${OUTPUT}" "${_object}")
+file(REMOVE_RECURSE "${_work}")
