@@ -328,9 +328,22 @@ static void bounded_subscriber_drops_its_oldest(void)
     check_each_released_once(5);
 }
 
+static void version_of_the_library_is_the_headers(void)
+{
+    const char *version = isula_mailbox_version();
+    CHECK(version != NULL);
+    CHECK_EQ(strcmp(version, ISULA_MAILBOX_VERSION), 0);
+    char spelled[64];
+    snprintf(spelled, sizeof(spelled), "%d.%d.%d", ISULA_MAILBOX_VERSION_MAJOR, ISULA_MAILBOX_VERSION_MINOR,
+             ISULA_MAILBOX_VERSION_PATCH);
+    CHECK_EQ(strcmp(version, spelled), 0);
+    CHECK(isula_mailbox_version() == version); /* static: the same string every time */
+}
+
 TEST_MAIN(TEST_CASE(message_queue_destroy_frees_and_ends_subscribers),
           TEST_CASE(log_callback_receives_records_up_to_its_level),
           TEST_CASE(debug_records_follow_topics_and_subscribers),
           TEST_CASE(log_callback_can_change_while_threads_log), TEST_CASE(topic_stats_count_since_registration),
           TEST_CASE(stats_of_a_new_registration_ignore_old_subscribers),
-          TEST_CASE(subscriber_timeout_applies_to_new_subscribers), TEST_CASE(bounded_subscriber_drops_its_oldest))
+          TEST_CASE(subscriber_timeout_applies_to_new_subscribers), TEST_CASE(bounded_subscriber_drops_its_oldest),
+          TEST_CASE(version_of_the_library_is_the_headers))

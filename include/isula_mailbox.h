@@ -4,6 +4,12 @@
 
 #include "mailbox.h"
 #include "message_queue.h"
+/* The version of these headers; isula_mailbox_version() gives the library's.
+ * The major number is the shared library's soname (libisula_mailbox.so.0). */
+#define ISULA_MAILBOX_VERSION_MAJOR 0
+#define ISULA_MAILBOX_VERSION_MINOR 1
+#define ISULA_MAILBOX_VERSION_PATCH 0
+#define ISULA_MAILBOX_VERSION "0.1.0"
 
 /**
  * Log levels, most severe first.
@@ -116,6 +122,14 @@ int mailbox_set_subscriber_timeout(mailbox_topic topic, int64_t timeout_ms);
  * Returns 0, or -1 for an invalid topic. Allocates nothing.
  */
 int mailbox_set_subscriber_capacity(mailbox_topic topic, size_t capacity);
+
+/**
+ * The version of the library linked, "MAJOR.MINOR.PATCH": the same numbers
+ * as the `ISULA_MAILBOX_VERSION_*` macros of the headers it was built with
+ * (a program compares the two to see which library it runs on). A static
+ * string: never NULL, never freed.
+ */
+const char *isula_mailbox_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

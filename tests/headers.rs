@@ -1,7 +1,8 @@
 //! The committed headers in `include/` are exactly what cbindgen generates
 //! from `src/ffi/` now (build.rs writes them to `$OUT_DIR/include`).
-//! After changing the C API: `ISULA_MAILBOX_UPDATE_HEADERS=1 cargo build`,
-//! then commit `include/`. And the Rust declarations of the C API that the
+//! After changing the C API: `ISULA_MAILBOX_UPDATE_HEADERS=1 cargo build
+//! --features generate-headers`, then commit `include/`. (`cargo test`
+//! builds the library with that feature, through c-tests/abi.) And the Rust declarations of the C API that the
 //! project's Rust tests use say the same.
 
 use std::collections::BTreeMap;
@@ -10,6 +11,8 @@ use std::path::Path;
 
 #[test]
 fn committed_headers_match_the_generated_ones() {
+    // Set by build.rs with the generate-headers feature, which c-tests/abi,
+    // a dev-dependency, turns on.
     let generated = Path::new(env!("ISULA_MAILBOX_GENERATED_HEADERS"));
     let committed = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
     let names = |dir: &Path| {
@@ -37,7 +40,7 @@ fn committed_headers_match_the_generated_ones() {
     assert!(
         stale.is_empty(),
         "include/{stale:?} differ from what cbindgen generates now; run \
-         `ISULA_MAILBOX_UPDATE_HEADERS=1 cargo build` and commit include/"
+         `ISULA_MAILBOX_UPDATE_HEADERS=1 cargo build --features generate-headers` and commit include/"
     );
 }
 
@@ -102,13 +105,7 @@ fn prototypes(code: &str) -> BTreeMap<String, usize> {
 #[test]
 fn the_rust_declarations_of_the_c_api_match_the_headers() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut headers = BTreeMap::new();
-    for entry in fs::read_dir(root.join("include")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "h") {
-            headers.extend(prototypes(&code(&fs::read_to_string(&path).unwrap())));
-        }
-    }
+    let headers = header_functions();
     let source = fs::read_to_string(root.join("c-tests/abi/src/lib.rs")).unwrap();
     let externs = &source[source.find("extern \"C\" {").unwrap() + 12..];
     let declared: BTreeMap<String, usize> = prototypes(&code(externs))
@@ -117,4 +114,84 @@ fn the_rust_declarations_of_the_c_api_match_the_headers() {
         .collect();
     assert!(headers.len() >= 29, "{headers:?}");
     assert_eq!(declared, headers);
+}
+
+/// `name -> argument count` of every function the headers of include/
+/// declare.
+fn header_functions() -> BTreeMap<String, usize> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut headers = BTreeMap::new();
+    for entry in fs::read_dir(root.join("include")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "h") {
+            headers.extend(prototypes(&code(&fs::read_to_string(&path).unwrap())));
+        }
+    }
+    headers
+}
+
+/// The version script the CMake build links the shared library with
+/// exports exactly the functions of the headers, each once, in a node
+/// named after a version no later than Cargo.toml's.
+#[test]
+fn the_version_script_names_the_functions_of_the_headers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = code(&fs::read_to_string(root.join("cmake/isula_mailbox.map")).unwrap());
+    let mut exported = Vec::new();
+    let mut nodes = Vec::new();
+    let mut rest = script.as_str();
+    while let Some(open) = rest.find('{') {
+        nodes.push(
+            rest[..open]
+                .trim()
+                .trim_start_matches(';')
+                .trim()
+                .to_string(),
+        );
+        let close = rest[open..].find('}').expect("an unclosed node") + open;
+        let body = &rest[open + 1..close];
+        let global = body.split("local:").next().unwrap();
+        let global = global.trim().strip_prefix("global:").unwrap_or(global);
+        exported.extend(
+            global
+                .split(';')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(str::to_string),
+        );
+        // Past `} [parent];`.
+        rest = &rest[close + 1..];
+        rest = &rest[rest.find(';').map_or(rest.len(), |end| end + 1)..];
+    }
+    let mut sorted = exported.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        exported.len(),
+        "a function in two nodes: {exported:?}"
+    );
+    let headers: Vec<String> = header_functions().into_keys().collect();
+    assert_eq!(
+        sorted, headers,
+        "cmake/isula_mailbox.map must name exactly the functions of include/"
+    );
+    let (major, minor) = (
+        env!("CARGO_PKG_VERSION_MAJOR").parse::<u32>().unwrap(),
+        env!("CARGO_PKG_VERSION_MINOR").parse::<u32>().unwrap(),
+    );
+    for node in &nodes {
+        let version = node
+            .strip_prefix("ISULA_MAILBOX_")
+            .unwrap_or_else(|| panic!("node {node}: not ISULA_MAILBOX_<major>.<minor>"));
+        let (node_major, node_minor) = version.split_once('.').expect("<major>.<minor>");
+        let (node_major, node_minor) = (
+            node_major.parse::<u32>().unwrap(),
+            node_minor.parse::<u32>().unwrap(),
+        );
+        assert!(
+            node_major == major && node_minor <= minor,
+            "node {node} is not a version of this soname up to {major}.{minor}"
+        );
+    }
 }

@@ -59,7 +59,10 @@ fn records_reach_the_callback_filtered_before_formatting() {
     assert_eq!(received[0].1, "mailbox_message_ref: p is NULL");
     // Named after where it comes from: the Rust module (a C export for the
     // library's own records).
-    assert_eq!(received[1], (MAILBOX_LOG_WARN, "log_callback: expensive".to_owned()));
+    assert_eq!(
+        received[1],
+        (MAILBOX_LOG_WARN, "log_callback: expensive".to_owned())
+    );
 
     // NULL puts back the stderr default: the callback hears nothing more.
     // SAFETY: no callback.

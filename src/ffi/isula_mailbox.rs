@@ -225,3 +225,17 @@ pub extern "C" fn mailbox_set_subscriber_capacity(topic: RawTopic, capacity: usi
         Ok(0)
     })
 }
+
+/// The library's version, NUL-terminated, for [`isula_mailbox_version`].
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
+
+/// The version of the library linked, "MAJOR.MINOR.PATCH": the same numbers
+/// as the `ISULA_MAILBOX_VERSION_*` macros of the headers it was built with
+/// (a program compares the two to see which library it runs on). A static
+/// string: never NULL, never freed.
+#[no_mangle]
+pub extern "C" fn isula_mailbox_version() -> *const c_char {
+    ffi_body!(VERSION.as_ptr().cast(), |_export| {
+        Ok(VERSION.as_ptr().cast())
+    })
+}

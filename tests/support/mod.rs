@@ -124,6 +124,12 @@ pub fn toolchain() -> &'static Toolchain {
                 lib_dir.display()
             );
         }
+        // Programs linked against the shared library ask for its soname.
+        let soname = format!("libisula_mailbox.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
+        let link = lib_dir.join(&soname);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("libisula_mailbox.so", &link)
+            .unwrap_or_else(|e| panic!("link {soname}: {e}"));
         let build_dir = lib_dir.join("c-tests");
         std::fs::create_dir_all(&build_dir).expect("create c-tests build dir");
         Toolchain {

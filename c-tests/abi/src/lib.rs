@@ -149,4 +149,5 @@ extern "C" {
     pub fn mailbox_get_topic_stats(topic: mailbox_topic, out: *mut mailbox_topic_stats) -> c_int;
     pub fn mailbox_set_subscriber_timeout(topic: mailbox_topic, timeout_ms: i64) -> c_int;
     pub fn mailbox_set_subscriber_capacity(topic: mailbox_topic, capacity: usize) -> c_int;
+    pub fn isula_mailbox_version() -> *const c_char;
 }
