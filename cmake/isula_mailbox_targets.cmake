@@ -3,17 +3,19 @@
 # Used by the top-level CMakeLists.txt and by isula_mailboxConfig.cmake.
 include_guard(GLOBAL)
 
-# extra_link_libraries: what the static library needs besides the system's
-# (isula_libutils, when it logs there).
-function(isula_mailbox_add_targets include_dir static_library shared_library extra_link_libraries)
+# soname: the shared library's (libisula_mailbox.so.MAJOR).
+# extra_link_libraries: what the library needs besides the system's
+# (isula_libutils, when it logs there). system_libraries: what rustc says a
+# program linking the static library needs (`--print native-static-libs`,
+# asked by CMakeLists.txt when it configured the library's build).
+function(isula_mailbox_add_targets include_dir static_library shared_library soname
+         extra_link_libraries system_libraries)
     if(TARGET isula_mailbox::static)
         return()
     endif()
     set(THREADS_PREFER_PTHREAD_FLAG ON)
     find_package(Threads REQUIRED)
-    # What a Rust static library needs from the system (see
-    # `cargo rustc -- --print native-static-libs`).
-    set(_system_libs ${extra_link_libraries} Threads::Threads ${CMAKE_DL_LIBS} m rt)
+    set(_system_libs ${extra_link_libraries} Threads::Threads ${system_libraries})
 
     add_library(isula_mailbox_static STATIC IMPORTED GLOBAL)
     set_target_properties(isula_mailbox_static PROPERTIES
@@ -24,7 +26,7 @@ function(isula_mailbox_add_targets include_dir static_library shared_library ext
     add_library(isula_mailbox_shared SHARED IMPORTED GLOBAL)
     set_target_properties(isula_mailbox_shared PROPERTIES
         IMPORTED_LOCATION "${shared_library}"
-        IMPORTED_SONAME "libisula_mailbox.so"
+        IMPORTED_SONAME "${soname}"
         INTERFACE_INCLUDE_DIRECTORIES "${include_dir}"
         INTERFACE_LINK_LIBRARIES "${extra_link_libraries};Threads::Threads")
 

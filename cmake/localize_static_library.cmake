@@ -1,21 +1,27 @@
 # Makes a Rust static library expose exactly its C API: every object of
 # INPUT (cargo's libisula_mailbox.a, with the library's Rust std inside) is
 # linked into one relocatable object, in which every global symbol but the
-# exports becomes local; OUTPUT is an archive of that one object. So any
-# number of Rust static libraries, of any rustc and profile, link beside
-# it: their std's symbols (rust_eh_personality, the panic machinery, the
-# allocator shims) no longer meet ours.
+# exports becomes local; OUTPUT is an archive of that one object, and
+# OBJECT (if given) a copy of it, from which CMakeLists.txt links the
+# versioned shared library. So any number of Rust static libraries, of any
+# rustc and profile, link beside it: their std's symbols
+# (rust_eh_personality, the panic machinery, the allocator shims) no longer
+# meet ours.
 #
 #   cmake -DINPUT=libisula_mailbox.a -DSHARED=libisula_mailbox.so
-#         -DOUTPUT=out/libisula_mailbox.a [-DEXTRA_OBJECTS=a.o;b.o]
+#         -DVERSION_SCRIPT=cmake/isula_mailbox.map
+#         -DOUTPUT=out/libisula_mailbox.a [-DOBJECT=out/isula_mailbox.o]
+#         [-DEXTRA_OBJECTS=a.o;b.o]
 #         [-DLINKER=ld] [-DOBJCOPY=objcopy] [-DAR=ar] [-DNM=nm]
 #         -P cmake/localize_static_library.cmake
 #
-# The exports are read from SHARED, the same build's shared library, which
-# exports exactly the library's C functions (a cdylib exports nothing else).
+# The exports are the functions the version script makes global, and they
+# must be exactly those that SHARED, cargo's shared library of the same
+# build, exports (a cdylib exports the library's C functions and nothing
+# else): a function added to the C API and not to the script fails here.
 cmake_minimum_required(VERSION 3.16)
 
-foreach(_var INPUT SHARED OUTPUT)
+foreach(_var INPUT SHARED VERSION_SCRIPT OUTPUT)
     if(NOT DEFINED ${_var})
         message(FATAL_ERROR "localize_static_library: -D${_var}=... is required")
     endif()
@@ -44,18 +50,34 @@ function(run)
     set(run_output "${_out}" PARENT_SCOPE)
 endfunction()
 
-# The exports: the shared library's defined dynamic functions.
+# The exports: the version script's global names ...
+file(READ "${VERSION_SCRIPT}" _script)
+string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" "" _script "${_script}")
+string(REGEX MATCHALL "[A-Za-z_][A-Za-z0-9_]*;" _named "${_script}")
+set(_exports "")
+foreach(_name IN LISTS _named)
+    # ("name;" matched: the list holds the name and an empty element.)
+    if(_name)
+        list(APPEND _exports "${_name}")
+    endif()
+endforeach()
+list(SORT _exports)
+# ... which are the shared library's defined dynamic functions.
 run("${NM}" -D --defined-only "${SHARED}")
 string(REGEX MATCHALL "[0-9a-f]+ T [A-Za-z_][A-Za-z0-9_]*" _lines "${run_output}")
-set(_exports "")
+set(_functions "")
 foreach(_line IN LISTS _lines)
     string(REGEX REPLACE "^[0-9a-f]+ T " "" _symbol "${_line}")
-    string(APPEND _exports "${_symbol}\n")
+    list(APPEND _functions "${_symbol}")
 endforeach()
-if(_exports STREQUAL "")
-    message(FATAL_ERROR "localize_static_library: ${SHARED} exports no function")
+list(SORT _functions)
+if(NOT _exports STREQUAL _functions)
+    message(FATAL_ERROR "localize_static_library: ${VERSION_SCRIPT} names\n  ${_exports}\n"
+                        "but the library's C functions are\n  ${_functions}\n"
+                        "(add a new function to the script, in the node of the next version)")
 endif()
-file(WRITE "${_work}/exports.txt" "${_exports}")
+string(REPLACE ";" "\n" _export_lines "${_exports}")
+file(WRITE "${_work}/exports.txt" "${_export_lines}\n")
 
 # One relocatable object of every member (and the extra objects), then only
 # the exports global.
@@ -80,4 +102,7 @@ run("${OBJCOPY}" "--keep-global-symbols=${_work}/exports.txt" "--redefine-syms=$
 
 file(REMOVE "${OUTPUT}")
 run("${AR}" rcs "${OUTPUT}" "${_object}")
+if(DEFINED OBJECT)
+    configure_file("${_object}" "${OBJECT}" COPYONLY)
+endif()
 file(REMOVE_RECURSE "${_work}")

@@ -20,8 +20,11 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() {
-            if !matches!(name.as_str(), "target" | ".git" | "corpus" | "artifacts")
-                && !name.starts_with("build")
+            // vendor: `cargo vendor`'s crates (README.md, "Building offline").
+            if !matches!(
+                name.as_str(),
+                "target" | ".git" | "corpus" | "artifacts" | "vendor"
+            ) && !name.starts_with("build")
             {
                 files(&path, out);
             }

@@ -1,12 +1,20 @@
 # Configures, builds and runs the consumer project one way. Called by CTest:
-#   cmake -DMODE=subdirectory|package|pkgconfig|packager -DSOURCE_DIR=<isula-mailbox>
-#         -DBUILD_DIR=<its CMake build> -DWORK_DIR=<scratch> -DBUILD_TYPE=<type>
-#         -DCARGO_TARGET_DIR=<cargo dir to reuse> -P run.cmake
-foreach(var MODE SOURCE_DIR BUILD_DIR WORK_DIR BUILD_TYPE CARGO_TARGET_DIR)
+#   cmake -DMODE=subdirectory|package|pkgconfig|packager|distribution -DSOURCE_DIR=<isula-mailbox>
+#         -DWORK_DIR=<scratch> -DBUILD_TYPE=<type>
+#         -DCARGO_TARGET_DIR=<cargo dir to reuse> [-DCARGO_OPTIONS_FILE=<file>] -P run.cmake
+# CARGO_OPTIONS_FILE sets CARGO_OPTIONS: how the library's build runs cargo
+# (offline, vendor directory, profile, arguments), as -D options for the
+# builds made here.
+foreach(var MODE SOURCE_DIR WORK_DIR BUILD_TYPE CARGO_TARGET_DIR)
     if(NOT DEFINED ${var})
         message(FATAL_ERROR "run.cmake: -D${var}= is required")
     endif()
 endforeach()
+
+set(CARGO_OPTIONS "")
+if(CARGO_OPTIONS_FILE)
+    include("${CARGO_OPTIONS_FILE}")
+endif()
 
 function(run)
     execute_process(COMMAND ${ARGN} RESULT_VARIABLE result)
@@ -17,6 +25,9 @@ endfunction()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(prefix "${WORK_DIR}/prefix")
+# Installs here go to a prefix under WORK_DIR, whatever the environment.
+set(relative_dirs -DCMAKE_INSTALL_LIBDIR=lib -DCMAKE_INSTALL_INCLUDEDIR=include
+    -DCMAKE_INSTALL_DATADIR=share)
 
 # "packager": what a distribution package build does, in a build of its own
 # with the tests off: `cmake --build` must build the library and
@@ -25,19 +36,29 @@ set(prefix "${WORK_DIR}/prefix")
 # more): with the tests' one, the libraries would already be there.
 if(MODE STREQUAL "packager")
     run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/library"
-        -DISULA_MAILBOX_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
+        -DISULA_MAILBOX_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=${BUILD_TYPE} ${CARGO_OPTIONS}
+        ${relative_dirs})
     run("${CMAKE_COMMAND}" --build "${WORK_DIR}/library")
     run("${CMAKE_COMMAND}" --install "${WORK_DIR}/library" --prefix "${prefix}")
-    foreach(file include/isula_mailbox/mailbox.h include/isula_mailbox/isula_mailbox.h)
+    foreach(file include/isula_mailbox/mailbox.h include/isula_mailbox/isula_mailbox.h
+                 share/licenses/isula-mailbox/LICENSE share/licenses/isula-mailbox/THIRD_PARTY_LICENSES.md)
         if(NOT EXISTS "${prefix}/${file}")
             message(FATAL_ERROR "not installed: ${prefix}/${file}")
         endif()
     endforeach()
     file(GLOB installed_libs "${prefix}/lib*/libisula_mailbox.a" "${prefix}/lib*/libisula_mailbox.so"
+         "${prefix}/lib*/libisula_mailbox.so.0" "${prefix}/lib*/libisula_mailbox.so.0.*"
          "${prefix}/lib*/pkgconfig/isula_mailbox.pc" "${prefix}/lib*/cmake/isula_mailbox/isula_mailboxConfig.cmake")
     list(LENGTH installed_libs n)
-    if(NOT n EQUAL 4)
-        message(FATAL_ERROR "expected the .a, .so, .pc and package config installed, found: ${installed_libs}")
+    if(NOT n EQUAL 6)
+        message(FATAL_ERROR "expected the .a, .so, .so.0, .so.0.x.y, .pc and package config "
+                            "installed, found: ${installed_libs}")
+    endif()
+    # The .pc file names the prefix installed to, in plain paths.
+    file(GLOB pc_file "${prefix}/lib*/pkgconfig/isula_mailbox.pc")
+    file(STRINGS "${pc_file}" pc_prefix REGEX "^prefix=")
+    if(NOT pc_prefix STREQUAL "prefix=${prefix}")
+        message(FATAL_ERROR "${pc_file}: ${pc_prefix}, installed to ${prefix}")
     endif()
     file(GLOB pc_dirs "${prefix}/lib*/pkgconfig")
     foreach(way package pkgconfig)
@@ -49,19 +70,73 @@ if(MODE STREQUAL "packager")
     endforeach()
     return()
 endif()
+# "distribution": laid out as rpm's %cmake lays it out (absolute
+# /usr/lib64 and /usr/include), installed under DESTDIR: the shared library
+# with its soname and links, and a .pc file that pkg-config reads right for
+# /usr/lib64 (a system directory there).
+if(MODE STREQUAL "distribution")
+    set(destdir "${WORK_DIR}/destdir")
+    run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/library"
+        -DISULA_MAILBOX_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=${BUILD_TYPE} ${CARGO_OPTIONS}
+        -DISULA_MAILBOX_CARGO_TARGET_DIR=${CARGO_TARGET_DIR}
+        -DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_INSTALL_LIBDIR=/usr/lib64
+        -DCMAKE_INSTALL_INCLUDEDIR=/usr/include)
+    run("${CMAKE_COMMAND}" --build "${WORK_DIR}/library")
+    run("${CMAKE_COMMAND}" -E env "DESTDIR=${destdir}" "${CMAKE_COMMAND}" --install "${WORK_DIR}/library")
+    file(READ "${SOURCE_DIR}/Cargo.toml" manifest)
+    string(REGEX MATCH "\nversion = \"([0-9]+)\\.[0-9]+\\.[0-9]+\"" _ "${manifest}")
+    set(major "${CMAKE_MATCH_1}")
+    foreach(file lib64/libisula_mailbox.so lib64/libisula_mailbox.so.${major} lib64/libisula_mailbox.a
+                 lib64/pkgconfig/isula_mailbox.pc lib64/cmake/isula_mailbox/isula_mailboxConfig.cmake
+                 include/isula_mailbox/isula_mailbox.h)
+        if(NOT EXISTS "${destdir}/usr/${file}")
+            message(FATAL_ERROR "not installed: /usr/${file}")
+        endif()
+    endforeach()
+    execute_process(COMMAND readelf -d "${destdir}/usr/lib64/libisula_mailbox.so" OUTPUT_VARIABLE dynamic)
+    if(NOT dynamic MATCHES "Library soname: \\[libisula_mailbox\\.so\\.${major}\\]")
+        message(FATAL_ERROR "libisula_mailbox.so has no soname libisula_mailbox.so.${major}:\n${dynamic}")
+    endif()
+    find_program(PKG_CONFIG pkg-config REQUIRED)
+    set(pkg_env "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${destdir}/usr/lib64/pkgconfig"
+        PKG_CONFIG_SYSTEM_LIBRARY_PATH=/usr/lib64:/usr/lib PKG_CONFIG_SYSTEM_INCLUDE_PATH=/usr/include)
+    foreach(query "--cflags;-I/usr/include/isula_mailbox" "--libs;-lisula_mailbox"
+                  "--variable=libdir;/usr/lib64")
+        list(GET query 0 flag)
+        list(GET query 1 expected)
+        execute_process(COMMAND ${pkg_env} "${PKG_CONFIG}" ${flag} isula_mailbox
+                        OUTPUT_VARIABLE got OUTPUT_STRIP_TRAILING_WHITESPACE RESULT_VARIABLE rc)
+        if(NOT rc EQUAL 0 OR NOT got STREQUAL expected)
+            message(FATAL_ERROR "pkg-config ${flag} isula_mailbox: \"${got}\", expected \"${expected}\"")
+        endif()
+    endforeach()
+    execute_process(COMMAND ${pkg_env} "${PKG_CONFIG}" --static --libs isula_mailbox
+                    OUTPUT_VARIABLE got OUTPUT_STRIP_TRAILING_WHITESPACE)
+    if(NOT got MATCHES "^-lisula_mailbox .*-lgcc_s")
+        message(FATAL_ERROR "pkg-config --static --libs isula_mailbox: \"${got}\" lacks rustc's libraries")
+    endif()
+    return()
+endif()
 set(configure_args -DMAILBOX_MODE=${MODE} -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
 set(env)
 if(MODE STREQUAL "subdirectory")
     list(APPEND configure_args -DISULA_MAILBOX_SOURCE_DIR=${SOURCE_DIR}
-         -DISULA_MAILBOX_CARGO_TARGET_DIR=${CARGO_TARGET_DIR})
+         -DISULA_MAILBOX_CARGO_TARGET_DIR=${CARGO_TARGET_DIR} ${CARGO_OPTIONS})
 else()
-    # A fresh install prefix, as a distribution package would lay it out.
-    run("${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${prefix}")
+    # A fresh install prefix, as a distribution package would lay it out:
+    # a build of the library of its own (reusing the cargo output), since
+    # the tested build's install directories may be absolute (rpm's %check
+    # configures /usr/lib64), which no prefix relocates.
+    run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/library"
+        -DISULA_MAILBOX_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=${BUILD_TYPE} ${CARGO_OPTIONS}
+        -DISULA_MAILBOX_CARGO_TARGET_DIR=${CARGO_TARGET_DIR} ${relative_dirs}
+        -DCMAKE_INSTALL_PREFIX=${prefix})
+    run("${CMAKE_COMMAND}" --build "${WORK_DIR}/library")
+    run("${CMAKE_COMMAND}" --install "${WORK_DIR}/library")
     if(MODE STREQUAL "package")
         list(APPEND configure_args -DCMAKE_PREFIX_PATH=${prefix})
     else()
-        file(GLOB pc_dirs "${prefix}/lib*/pkgconfig")
-        set(env "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${pc_dirs}")
+        set(env "${CMAKE_COMMAND}" -E env "PKG_CONFIG_PATH=${prefix}/lib/pkgconfig")
     endif()
 endif()
 
