@@ -22,8 +22,9 @@ def main(readme, tree):
             problems.append("the first block is not src/daemon/mailbox/CMakeLists.txt")
         if blocks[1].strip("\n") + "\n" not in open(tree + "/src/CMakeLists.txt").read():
             problems.append("the second block is not in src/CMakeLists.txt")
-    if "${ISULA_MAILBOX_SOURCE_DIR}/include" not in open(tree + "/test/sandbox/sandbox/CMakeLists.txt").read():
-        problems.append("test/sandbox/sandbox/CMakeLists.txt does not use ${ISULA_MAILBOX_SOURCE_DIR}/include")
+    include = "$<TARGET_PROPERTY:isula_mailbox::daemon,INTERFACE_INCLUDE_DIRECTORIES>"
+    if include not in open(tree + "/test/sandbox/sandbox/CMakeLists.txt").read():
+        problems.append("test/sandbox/sandbox/CMakeLists.txt does not use " + include)
     for p in problems:
         print("README does not match the patch series: " + p)
     return 1 if problems else 0
