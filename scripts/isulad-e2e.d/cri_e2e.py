@@ -206,7 +206,9 @@ def complete(events, pod, containers):
             and all(seen[(c, t)] for c in containers for t in FULL))
 
 
-def run(args):
+def begin(args):
+    """The generated protobuf module, the daemon's result record, and
+    fail(msg), which records a failure in it and logs it."""
     sys.path.insert(0, args.pb_dir)
     import api_v1_pb2 as pb
 
@@ -217,6 +219,11 @@ def run(args):
         result["failures"].append(msg)
         log("FAIL: " + msg)
 
+    return pb, result, fail
+
+
+def run(args):
+    pb, result, fail = begin(args)
     rt = Runtime(args.socket, pb)
     v = rt("Version", pb.VersionRequest(version="v1"))
     result["version"] = "%s %s (CRI %s)" % (v.runtime_name, v.runtime_version, v.runtime_api_version)
@@ -363,15 +370,7 @@ def shutdown(args):
 def churn(args):
     """Streams that stay open see every event while containers churn in
     parallel and clients come and die."""
-    sys.path.insert(0, args.pb_dir)
-    import api_v1_pb2 as pb
-    result = {"daemon": args.name, "ok": True, "failures": []}
-
-    def fail(msg):
-        result["ok"] = False
-        result["failures"].append(msg)
-        log("FAIL: " + msg)
-
+    pb, result, fail = begin(args)
     rt = Runtime(args.socket, pb)
     logw = LogWatch(args.log)
     result["threads_before"], result["rss_kb_before"] = proc_status(args.daemon_pid)
