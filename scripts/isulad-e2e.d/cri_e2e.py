@@ -152,6 +152,13 @@ class Runtime:
         self.pb = pb
         self.channel = grpc.insecure_channel("unix:" + socket)
         grpc.channel_ready_future(self.channel).result(timeout=30)
+        # Python's gRPC reads a connection only while something polls it (a
+        # call in flight, or its backup poller every 5 s); a kubelet's Go
+        # gRPC reads its connections all the time. Watching the channel's
+        # state keeps it read, as a kubelet's is: otherwise a daemon's
+        # shutdown that starts after the last call ended waits up to 5 s for
+        # this client to answer its GOAWAY.
+        self.channel.subscribe(lambda state: None)
         self.methods = {}
 
     def __call__(self, method, request, stream=False):
@@ -311,7 +318,9 @@ def process_gone(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
+    except (OSError, IndexError):
+        # Gone before the open (ENOENT) or reaped between the open and the
+        # read (ESRCH, or an empty read).
         return True
 
 
