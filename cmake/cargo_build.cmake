@@ -60,7 +60,7 @@ if(NOT _rc EQUAL 0)
             "source directory, run\n    cargo vendor --locked vendor\nand configure with\n"
             "    -DISULA_MAILBOX_VENDOR_DIR=<that source directory>/vendor\n"
             "(or unpack a vendor tarball made that way and point the option at it). "
-            "README.md, \"Building offline\", has the whole recipe.")
+            "README.md, \"Packaging and building offline\", has the whole recipe.")
     endif()
     string(REPLACE ";" " " _command "${CARGO} ${_args}")
     message(FATAL_ERROR "isula_mailbox: ${_command} failed (${_rc})")

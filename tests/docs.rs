@@ -20,7 +20,7 @@ fn files(dir: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() {
-            // vendor: `cargo vendor`'s crates (README.md, "Building offline").
+            // vendor: `cargo vendor`'s crates (README.md, "Packaging and building offline").
             if !matches!(
                 name.as_str(),
                 "target" | ".git" | "corpus" | "artifacts" | "vendor"

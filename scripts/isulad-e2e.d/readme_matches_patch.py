@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Checks that README.md's "Using it from the daemon" shows what the patch
-series does: its first cmake block is the patched
+"""Checks that integration/isulad/README.md's "The patched CMake files"
+shows what the patch series does: its first cmake block is the patched
 src/daemon/mailbox/CMakeLists.txt, its second is in the patched
 src/CMakeLists.txt, and the test include directory it names is the patched
-one. Usage: readme_matches_patch.py README.md PATCHED_ISULAD_TREE"""
+one. Usage: readme_matches_patch.py integration/isulad/README.md PATCHED_ISULAD_TREE"""
 
 import re
 import sys
@@ -11,8 +11,8 @@ import sys
 
 def main(readme, tree):
     text = open(readme).read()
-    section = text.split("\n## Using it from the daemon\n", 1)[1].split("\n## ", 1)[0]
-    blocks = [re.sub(r"(?m)^  ", "", b) for b in re.findall(r"```cmake\n(.*?)\n *```", section, re.S)]
+    section = text.split("\n## The patched CMake files\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```cmake\n(.*?)\n```", section, re.S)
     problems = []
     if len(blocks) != 2:
         problems.append("expected 2 cmake blocks, found %d" % len(blocks))
