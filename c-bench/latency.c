@@ -17,7 +17,8 @@
  * pingpong: two blocking queues, one thread pushes on q1 and pops q2, the
  * other pops q1 and pushes on q2; the round trip, ROUNDS (4000) rounds
  * after a warm-up, the gap slept before each (nanosleep, default slack: a
- * real requester).
+ * real requester). LATENCY_PIN=same or split pins its two threads (see
+ * latency_common.h).
  * publish<N>: N subscriber threads each loop in message_subscriber_pop on
  * their own subscription to MAILBOX_TOPIC_CRI_CONTAINER (async); the
  * publisher publishes one event, waits (asleep) until all N popped it,

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,9 +94,37 @@ typedef struct {
     void *q1, *q2;
 } pp_args;
 
+/* Where the ping-pong's two threads run, from LATENCY_PIN: unset, wherever
+ * the scheduler puts them; "same", both on CPU 0; "split", the requester
+ * on CPU 0 and the echo on CPU 1. On a loaded host the unpinned run lands
+ * in one of the two for its whole length: pinning measures each. */
+static inline void pp_pin(int echo_thread)
+{
+    const char *pin = getenv("LATENCY_PIN");
+    if (pin == NULL || *pin == '\0') {
+        return;
+    }
+    int cpu;
+    if (strcmp(pin, "same") == 0) {
+        cpu = 0;
+    } else if (strcmp(pin, "split") == 0) {
+        cpu = echo_thread ? 1 : 0;
+    } else {
+        die("LATENCY_PIN: expected same or split");
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+        die("pthread_setaffinity_np");
+    }
+}
+
 static void *pp_echo(void *arg)
 {
     pp_args *a = (pp_args *)arg;
+    pp_pin(1);
     for (;;) {
         void *item = a->ops->pop(a->q1);
         if (item == PP_STOP) {
@@ -114,6 +143,7 @@ static inline void pingpong(const char *name, const pp_queue_ops *ops, uint64_t 
     if (lat == NULL || gaps == NULL || pthread_create(&echo, NULL, pp_echo, &a) != 0) {
         die("ping-pong setup");
     }
+    pp_pin(0);
     for (size_t i = 0; i < WARMUP_ROUNDS + rounds; i++) {
         uint64_t slept = now_ns();
         sleep_gap(gap_ns);
