@@ -393,7 +393,9 @@ def churn(args):
         return churn_with(args, pb, rt, logw, result, fail, save)
     except Exception as e:  # the daemon died under it: say so
         import grpc
-        if isinstance(e, grpc.RpcError) and process_gone(args.daemon_pid):
+        # A daemon that crashed fails the RPC as it dies, before it is
+        # reaped (a core dump takes a while): give it time to be gone.
+        if isinstance(e, grpc.RpcError) and wait_until(lambda: process_gone(args.daemon_pid), 10, 0.05):
             result["crashed"] = True
             fail("the daemon died during the churn (%s)" % e.code().name)
             save()
@@ -501,6 +503,15 @@ def compare_churn(args):
         if r["crashed"]:
             log("%s churn: the daemon died during the churn (threads %d, RSS %d kB before it)" % (
                 r["daemon"], r["threads_before"], r["rss_kb_before"]))
+            continue
+        if "threads_after" not in r:
+            # The client stopped before the end (its traceback is above):
+            # what it saved is all there is.
+            r["crashed"] = True
+            log("%s churn: %sthe run stopped before its end (threads %d, RSS %d kB before it)" % (
+                r["daemon"], "FAIL: " if r is patched else "", r["threads_before"], r["rss_kb_before"]))
+            if r is patched:
+                return 1
             continue
         log("%s churn: %d containers' events on %d-event streams, %d clients killed, %.1f s; %d order(s); "
             "threads %d before, %d after; RSS %d kB before, %d kB after%s" % (
