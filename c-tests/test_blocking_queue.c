@@ -145,6 +145,41 @@ static void destroy_releases_what_is_queued(void)
     tracked_release(out);
 }
 
+/* A release that destroy runs may use the queue being destroyed: it is
+ * closed first, so a push is refused (-1, the item stays the caller's) and
+ * a pop fails, instead of an item left behind in a queue about to be freed. */
+static blocking_queue *destroying;
+static int pushed_back, popped_back;
+
+static void release_pushing_back(void *data)
+{
+    tracked *item = (tracked *)data;
+    if (item->id < 3) {
+        tracked *again = tracked_new(item->id + 3);
+        pushed_back = blocking_queue_push(destroying, again);
+        if (pushed_back != 0) {
+            tracked_release(again); /* refused: still ours */
+        }
+        void *out = NULL;
+        popped_back = blocking_queue_pop(destroying, &out);
+    }
+    tracked_release(data);
+}
+
+static void a_release_run_by_destroy_cannot_refill_the_queue(void)
+{
+    tracked_reset();
+    destroying = blocking_queue_create(0, release_pushing_back);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(blocking_queue_push(destroying, tracked_new(i)), 0);
+    }
+    pushed_back = popped_back = 0;
+    blocking_queue_destroy(destroying);
+    CHECK_EQ(pushed_back, -1);
+    CHECK_EQ(popped_back, -1);
+    check_each_released_once(6); /* the three queued, the three refused */
+}
+
 static void clear_without_release_function(void)
 {
     blocking_queue *q = blocking_queue_create(0, NULL);
@@ -258,5 +293,6 @@ static void auto_cleanup_macro_destroys(void)
 TEST_MAIN(TEST_CASE(fifo_order_and_null_items), TEST_CASE(timed_pop_waits_the_timeout),
           TEST_CASE(negative_timeout_waits_until_a_push), TEST_CASE(push_wakes_a_timed_pop_early),
           TEST_CASE(clear_releases_each_queued_item_once), TEST_CASE(destroy_releases_what_is_queued),
+          TEST_CASE(a_release_run_by_destroy_cannot_refill_the_queue),
           TEST_CASE(clear_without_release_function), TEST_CASE(null_arguments),
           TEST_CASE(many_producers_and_consumers), TEST_CASE(auto_cleanup_macro_destroys))

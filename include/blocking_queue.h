@@ -52,8 +52,10 @@ struct blocking_queue *blocking_queue_create(int64_t timeout, message_release_t 
 /**
  * Appends `data` (any pointer, NULL included) and wakes a waiting pop.
  *
- * Returns 0, or -1 if `queue` is NULL or the queue cannot grow (out of
- * memory: the item stays the caller's, `release` is not called on it).
+ * Returns 0, or -1 if `queue` is NULL, the queue cannot grow (out of
+ * memory) or is being destroyed (a release run by `blocking_queue_destroy`
+ * pushing to it); then the item stays the caller's, `release` is not
+ * called on it.
  *
  * # Safety
  * `queue` is NULL or a live queue from `blocking_queue_create`.
@@ -65,7 +67,8 @@ int blocking_queue_push(struct blocking_queue *queue, void *data);
  * push: forever, or for the queue's timeout (monotonic clock).
  *
  * Returns 0 with the item, `ETIMEDOUT` when the timeout passed first
- * (`*data` untouched), or -1 if an argument is NULL. Allocates nothing.
+ * (`*data` untouched), or -1 if an argument is NULL or the queue is being
+ * destroyed (a release run by `blocking_queue_destroy`). Allocates nothing.
  *
  * # Safety
  * `queue` is NULL or a live queue; `data` is NULL or writable.
@@ -84,8 +87,11 @@ int blocking_queue_pop(struct blocking_queue *queue, void **data);
 void blocking_queue_clear(struct blocking_queue *queue);
 
 /**
- * `blocking_queue_clear`, then frees the queue. NULL is a no-op. No other
- * thread may use the queue during or after the call. Allocates nothing.
+ * Calls the queue's `release` once on every item still queued, then frees
+ * the queue. NULL is a no-op. No other thread may use the queue during or
+ * after the call. A release it runs may call the queue: its pushes and
+ * pops fail (-1), the queue being closed first, so that nothing is left in
+ * it unreleased. Allocates nothing.
  *
  * # Safety
  * `queue` is NULL or a live queue, not used again afterwards.

@@ -9,10 +9,18 @@ use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
 use isula_mailbox_abi::{
-    mailbox_log_level, mailbox_message_ref, mailbox_set_log_callback, MAILBOX_LOG_ERROR,
-    MAILBOX_LOG_WARN,
+    mailbox_log_level, mailbox_message_ref, mailbox_register_topic_handler,
+    mailbox_set_log_callback, mailbox_subscribe, mailbox_unregister_topic_handler,
+    mailbox_unsubscribe, message_subscriber_destroy, MAILBOX_LOG_DEBUG, MAILBOX_LOG_ERROR,
+    MAILBOX_LOG_WARN, MAILBOX_TOPIC_CRI_CONTAINER,
 };
+
+/// One test at a time: the callback is process-wide.
+static SINK: Mutex<()> = Mutex::new(());
 
 static RECEIVED: Mutex<Vec<(mailbox_log_level, String)>> = Mutex::new(Vec::new());
 static FORMATTED: AtomicUsize = AtomicUsize::new(0);
@@ -38,9 +46,10 @@ impl fmt::Display for Expensive {
 
 #[test]
 fn records_reach_the_callback_filtered_before_formatting() {
+    let _sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
     let warn = MAILBOX_LOG_WARN;
     // SAFETY: `collect` may be called from any thread with this user pointer.
-    unsafe { mailbox_set_log_callback(Some(collect), warn, 0x5eed as *mut c_void) };
+    unsafe { mailbox_set_log_callback(Some(collect), warn, ptr::without_provenance_mut(0x5eed)) };
 
     // SAFETY: NULL is a handled bad input.
     assert_eq!(unsafe { mailbox_message_ref(ptr::null_mut()) }, -1);
@@ -70,4 +79,90 @@ fn records_reach_the_callback_filtered_before_formatting() {
     // SAFETY: as above.
     assert_eq!(unsafe { mailbox_message_ref(ptr::null_mut()) }, -1);
     assert_eq!(RECEIVED.lock().unwrap().len(), 2);
+}
+
+/// Records an ERROR callback received above its level.
+static ABOVE_ITS_LEVEL: AtomicUsize = AtomicUsize::new(0);
+static DEBUG_RECEIVED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn verbose(
+    level: mailbox_log_level,
+    _message: *const c_char,
+    _user: *mut c_void,
+) {
+    if level == MAILBOX_LOG_DEBUG {
+        DEBUG_RECEIVED.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe extern "C" fn errors_only(
+    level: mailbox_log_level,
+    _message: *const c_char,
+    _user: *mut c_void,
+) {
+    if level > MAILBOX_LOG_ERROR {
+        ABOVE_ITS_LEVEL.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+unsafe extern "C" fn make_nothing(_context: *mut c_void, _data: *mut c_void) -> *mut c_void {
+    ptr::null_mut()
+}
+
+/// One thread logs at debug (subscribe, unsubscribe) while another swaps a
+/// DEBUG callback and an ERROR one: the ERROR callback never gets a debug
+/// record, however the swap and a record being logged interleave (the
+/// global level may still be the DEBUG callback's when the ERROR one is
+/// called: its own level decides).
+#[test]
+fn a_callback_never_gets_records_above_its_level_while_callbacks_are_swapped() {
+    let _sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
+    let (swaps, limit) = if cfg!(miri) {
+        (20, Duration::from_secs(60))
+    } else {
+        (200_000, Duration::from_secs(2))
+    };
+    // SAFETY (whole test): callbacks callable from any thread; the topic's
+    // generator takes anything; each subscriber is destroyed once.
+    unsafe {
+        assert_eq!(
+            mailbox_register_topic_handler(
+                MAILBOX_TOPIC_CRI_CONTAINER,
+                Some(make_nothing),
+                ptr::null_mut(),
+                None,
+                true
+            ),
+            0
+        );
+        let done = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                while !done.load(Ordering::Relaxed) {
+                    let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+                    mailbox_unsubscribe(MAILBOX_TOPIC_CRI_CONTAINER, sub);
+                    message_subscriber_destroy(sub);
+                }
+            });
+            let started = Instant::now();
+            for swap in 0..swaps {
+                if swap % 2 == 0 {
+                    mailbox_set_log_callback(Some(verbose), MAILBOX_LOG_DEBUG, ptr::null_mut());
+                } else {
+                    mailbox_set_log_callback(Some(errors_only), MAILBOX_LOG_ERROR, ptr::null_mut());
+                }
+                if started.elapsed() > limit {
+                    break;
+                }
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        mailbox_set_log_callback(None, MAILBOX_LOG_WARN, ptr::null_mut());
+        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+    }
+    assert!(
+        DEBUG_RECEIVED.load(Ordering::Relaxed) > 0,
+        "the DEBUG callback got debug records"
+    );
+    assert_eq!(ABOVE_ITS_LEVEL.load(Ordering::Relaxed), 0);
 }

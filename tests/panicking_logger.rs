@@ -4,7 +4,12 @@
 
 use std::ptr;
 
-use isula_mailbox_abi::{mailbox_message_ref, mailbox_message_unref, mailbox_subscribe};
+use std::os::raw::c_void;
+
+use isula_mailbox_abi::{
+    mailbox_message_ref, mailbox_message_unref, mailbox_register_topic_handler, mailbox_subscribe,
+    mailbox_unregister_topic_handler, message_subscriber_destroy, MAILBOX_TOPIC_CRI_CONTAINER,
+};
 use log::{Log, Metadata, Record};
 
 struct PanickingLogger;
@@ -23,13 +28,49 @@ impl Log for PanickingLogger {
 
 #[test]
 fn a_panicking_host_logger_does_not_unwind_into_c() {
-    log::set_logger(&PanickingLogger).unwrap();
-    log::set_max_level(log::LevelFilter::Trace);
+    if log::set_logger(&PanickingLogger).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
+    }
     // Each fails and reports through the logger, which panics.
     // SAFETY: an invalid topic and NULL are handled bad input.
     unsafe {
         assert!(mailbox_subscribe(42).is_null());
         assert_eq!(mailbox_message_ref(ptr::null_mut()), -1);
         mailbox_message_unref(ptr::null_mut());
+    }
+}
+
+unsafe extern "C" fn make_nothing(_context: *mut c_void, _data: *mut c_void) -> *mut c_void {
+    ptr::null_mut()
+}
+
+/// The library logs at debug after it changed something (a topic
+/// registered, a subscriber attached) and before it returns the result: a
+/// logger that panics there must not turn the change into a failure that
+/// leaves it unreported (a registered topic reported as -1, an attached
+/// subscriber nobody holds).
+#[test]
+fn a_panicking_host_logger_does_not_lose_what_a_call_made() {
+    if log::set_logger(&PanickingLogger).is_ok() {
+        log::set_max_level(log::LevelFilter::Trace);
+    }
+    // SAFETY: a generator callable from any thread, no context; the
+    // subscriber is destroyed once.
+    unsafe {
+        assert_eq!(
+            mailbox_register_topic_handler(
+                MAILBOX_TOPIC_CRI_CONTAINER,
+                Some(make_nothing),
+                ptr::null_mut(),
+                None,
+                true
+            ),
+            0,
+            "registered, and said so"
+        );
+        let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+        assert!(!sub.is_null(), "attached, and handed over");
+        message_subscriber_destroy(sub);
+        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
     }
 }

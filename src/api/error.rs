@@ -20,6 +20,8 @@ pub enum Error {
     EventType,
     /// An allocation failed; nothing changed.
     OutOfMemory,
+    /// The topic's generator panicked: the event reached no subscriber.
+    GeneratorPanicked,
 }
 
 impl fmt::Display for Error {
@@ -30,6 +32,7 @@ impl fmt::Display for Error {
             Error::Synchronous => "the topic is synchronous: nothing to subscribe to",
             Error::EventType => "the topic's registrant makes events of another type",
             Error::OutOfMemory => "out of memory",
+            Error::GeneratorPanicked => "the topic's generator panicked",
         })
     }
 }
@@ -43,6 +46,7 @@ impl From<TopicError> for Error {
             TopicError::Sync => Error::Synchronous,
             TopicError::EventType => Error::EventType,
             TopicError::OutOfMemory => Error::OutOfMemory,
+            TopicError::GeneratorPanicked => Error::GeneratorPanicked,
             // The API's topics are valid by construction, and it only
             // unsubscribes its own subscribers (by dropping them).
             TopicError::NotRegistered | TopicError::Invalid | TopicError::NotSubscribed => {

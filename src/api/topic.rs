@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::{CriContainer, Error, ForeignEvent, Subscription, TopicKind};
 use crate::core::counters::Snapshot;
-use crate::core::topics::Published;
+use crate::core::topics::{Published, TopicError};
 use crate::logging;
 use crate::mailbox::{self, events, mailbox};
 
@@ -141,9 +141,15 @@ impl<K: TopicKind> Topic<K> {
     /// `mailbox_publish`.
     pub fn publish(&self, input: &K::Input<'_>) {
         match events::publish_input::<K>(self.index, input) {
-            Ok(Published::OutOfMemory) => {
-                log_error!("Topic::publish: out of memory, the event reached no subscriber")
-            }
+            Err(TopicError::OutOfMemory) => log_error!(
+                target: "Topic::publish",
+                "out of memory, the event reached no subscriber"
+            ),
+            Err(TopicError::GeneratorPanicked) => log_error!(
+                target: "Topic::publish",
+                "the generator of topic {} panicked; the event reached no subscriber",
+                self.name
+            ),
             Ok(Published::Done(missed)) => logging::report_missed("Topic::publish", missed),
             // Nothing to publish; the topic is valid by construction.
             Ok(Published::Quiet | Published::Nothing) | Err(_) => {}

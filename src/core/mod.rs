@@ -12,6 +12,7 @@
 //! - [`shared`]: the trait of the messages the queues deliver.
 //! - [`refcount`]: the counting behind a message freed by hand.
 //! - [`oom`]: the error of a call whose allocation failed.
+//! - [`unwind`]: stopping a panic of someone else's code.
 //!
 //! Every allocation the core makes can fail without aborting: queues grow
 //! with `try_reserve`, shared state is made with a fallible `Arc`, and a
@@ -37,3 +38,4 @@ pub mod subscriber;
 pub(crate) mod sync;
 #[cfg(not(loom))]
 pub mod topics;
+pub mod unwind;

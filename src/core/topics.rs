@@ -14,11 +14,13 @@ use super::refused::Refused;
 use super::shared::Shared;
 use super::subscriber::{Subscriber, SubscriberOptions};
 use super::sync::Mutex;
+use super::unwind::catch;
 
 /// Turns what a publisher passes into the message subscribers receive
 /// (`Ok(None)`: nothing to publish). For a synchronous topic the message is
 /// dropped at once: its `Drop` is the topic's release. [`OutOfMemory`] when
-/// the message could not be made (and nothing is left to release).
+/// the message could not be made (and nothing is left to release). If it
+/// panics, the publish fails with [`TopicError::GeneratorPanicked`].
 pub type Generator<I, M> = Box<dyn Fn(I) -> Result<Option<M>, OutOfMemory> + Send + Sync>;
 
 /// How a topic delivers.
@@ -48,6 +50,9 @@ pub enum TopicError {
     EventType,
     /// An allocation failed; nothing changed.
     OutOfMemory,
+    /// The topic's generator panicked: the event reached no subscriber
+    /// (each one's miss is counted in `dropped`).
+    GeneratorPanicked,
 }
 
 impl From<OutOfMemory> for TopicError {
@@ -79,7 +84,8 @@ impl Expected {
     }
 }
 
-/// What a publish did.
+/// What a publish did. (When it failed, the event reached nobody: out of
+/// memory, or the generator panicked; see [`TopicError`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
     /// Nothing to publish: the topic is not registered, or nobody subscribes
@@ -90,9 +96,6 @@ pub enum Published {
     /// The generator's result was released (sync) or published (async);
     /// some subscribers may have missed it.
     Done(Missed),
-    /// An allocation failed: the message reached nobody (each subscriber's
-    /// miss is counted in `dropped`).
-    OutOfMemory,
 }
 
 /// A topic's state, as the publish fast path reads it without a lock.
@@ -174,7 +177,7 @@ impl<I, M> Topic<I, M> {
     /// The publish path with work to do, kept out of line so that the
     /// quiet path stays a few instructions.
     #[inline(never)]
-    fn publish(&self, input: I) -> Published
+    fn publish(&self, input: I) -> Result<Published, TopicError>
     where
         M: Shared,
     {
@@ -182,37 +185,51 @@ impl<I, M> Topic<I, M> {
             // Borrowed while the generator runs, so that unregister waits
             // for it; a generator may publish in turn.
             let Some(registration) = self.registration.borrow() else {
-                return Published::Quiet;
+                return Ok(Published::Quiet);
             };
-            let message = match (registration.generate)(input) {
+            let message = match registration.generate(input) {
                 Ok(Some(message)) => message,
-                Ok(None) => return Published::Nothing,
-                Err(OutOfMemory) => {
+                Ok(None) => return Ok(Published::Nothing),
+                Err(error) => {
                     if let Some(queue) = &registration.queue {
                         queue.count_missed();
                     }
-                    return Published::OutOfMemory;
+                    return Err(error);
                 }
             };
             match &registration.queue {
                 // A sync topic's result is only released.
-                None => (Leftovers::of(message), Published::Done(Missed::default())),
+                None => (
+                    Leftovers::of(message),
+                    Ok(Published::Done(Missed::default())),
+                ),
                 Some(queue) => match queue.publish(message) {
                     Ok(leftovers) => {
                         let missed = leftovers.missed();
-                        (leftovers, Published::Done(missed))
+                        (leftovers, Ok(Published::Done(missed)))
                     }
                     Err(Refused::OutOfMemory(message)) => {
-                        (Leftovers::of(message), Published::OutOfMemory)
+                        (Leftovers::of(message), Err(TopicError::OutOfMemory))
                     }
                     // Unregistered while this publish ran its generator.
-                    Err(Refused::Closed(message)) => (Leftovers::of(message), Published::Quiet),
+                    Err(Refused::Closed(message)) => (Leftovers::of(message), Ok(Published::Quiet)),
                 },
             }
         };
         // Released with no lock of this topic held.
         drop(leftovers);
         published
+    }
+}
+
+impl<I, M> Registration<I, M> {
+    /// Runs the generator. It is the registrant's code: a panic there is
+    /// stopped here, before it can unwind through the publish (and, from a
+    /// C caller, into C), and the publish fails instead. Nothing the
+    /// generator was making is half-built when it unwinds: a message is
+    /// only made from what it returns.
+    fn generate(&self, input: I) -> Result<Option<M>, TopicError> {
+        Ok(catch(|| (self.generate)(input)).ok_or(TopicError::GeneratorPanicked)??)
     }
 }
 
@@ -294,7 +311,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         if entry.is_quiet() {
             return Ok(Published::Quiet);
         }
-        Ok(entry.publish(input))
+        entry.publish(input)
     }
 
     /// Whether publishing on `topic` now would do nothing at all (see

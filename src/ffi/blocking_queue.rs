@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::handle::{into_handle, take_handle, Handle};
 use super::{ffi_body, handle_arg, millis, Arg, Failure};
-use crate::core::blocking_queue::{BlockingQueue, Pop};
+use crate::core::blocking_queue::{BlockingQueue, Drained, Pop};
 use crate::core::refused::Refused;
 
 /// Releases data the library was handed (a queued item, a message's data,
@@ -41,7 +41,18 @@ impl Handle for blocking_queue {
 impl PointerQueue {
     /// Releases every queued item, in order, outside the queue's lock.
     fn clear(&self) {
-        let items = self.items.take_all();
+        self.release_all(self.items.take_all());
+    }
+
+    /// Closes the queue for good, then releases what it held: a release
+    /// that pushes to the queue being destroyed is refused (-1, the item
+    /// stays its caller's), so nothing is left in the queue once freed.
+    /// By reference: the handle stays valid while the releases run.
+    fn close_and_release(&self) {
+        self.release_all(self.items.close());
+    }
+
+    fn release_all(&self, items: Drained<RawItem>) {
         if let Some(release) = self.release {
             for RawItem(data) in items {
                 // SAFETY: each item was pushed by the daemon, which made
@@ -82,8 +93,10 @@ pub unsafe extern "C" fn blocking_queue_create(
 
 /// Appends `data` (any pointer, NULL included) and wakes a waiting pop.
 ///
-/// Returns 0, or -1 if `queue` is NULL or the queue cannot grow (out of
-/// memory: the item stays the caller's, `release` is not called on it).
+/// Returns 0, or -1 if `queue` is NULL, the queue cannot grow (out of
+/// memory) or is being destroyed (a release run by `blocking_queue_destroy`
+/// pushing to it); then the item stays the caller's, `release` is not
+/// called on it.
 ///
 /// # Safety
 /// `queue` is NULL or a live queue from `blocking_queue_create`.
@@ -96,8 +109,9 @@ pub unsafe extern "C" fn blocking_queue_push(
         match handle_arg!(queue).items.push(RawItem(data)) {
             Ok(()) => Ok(0),
             Err(Refused::OutOfMemory(_)) => Err(Failure::OutOfMemory),
-            // A C queue is never closed.
-            Err(Refused::Closed(_)) => unreachable!("a blocking_queue is never closed"),
+            // Only `blocking_queue_destroy` closes a C queue: this is one of
+            // the releases it runs.
+            Err(Refused::Closed(_)) => Err(Failure::QueueDestroyed),
         }
     })
 }
@@ -106,7 +120,8 @@ pub unsafe extern "C" fn blocking_queue_push(
 /// push: forever, or for the queue's timeout (monotonic clock).
 ///
 /// Returns 0 with the item, `ETIMEDOUT` when the timeout passed first
-/// (`*data` untouched), or -1 if an argument is NULL. Allocates nothing.
+/// (`*data` untouched), or -1 if an argument is NULL or the queue is being
+/// destroyed (a release run by `blocking_queue_destroy`). Allocates nothing.
 ///
 /// # Safety
 /// `queue` is NULL or a live queue; `data` is NULL or writable.
@@ -128,7 +143,7 @@ pub unsafe extern "C" fn blocking_queue_pop(
                 Ok(0)
             }
             Pop::TimedOut => Ok(libc::ETIMEDOUT),
-            Pop::Closed => unreachable!("a blocking_queue is never closed"),
+            Pop::Closed => Err(Failure::QueueDestroyed),
         }
     })
 }
@@ -150,8 +165,11 @@ pub unsafe extern "C" fn blocking_queue_clear(queue: *mut blocking_queue) {
     })
 }
 
-/// `blocking_queue_clear`, then frees the queue. NULL is a no-op. No other
-/// thread may use the queue during or after the call. Allocates nothing.
+/// Calls the queue's `release` once on every item still queued, then frees
+/// the queue. NULL is a no-op. No other thread may use the queue during or
+/// after the call. A release it runs may call the queue: its pushes and
+/// pops fail (-1), the queue being closed first, so that nothing is left in
+/// it unreleased. Allocates nothing.
 ///
 /// # Safety
 /// `queue` is NULL or a live queue, not used again afterwards.
@@ -161,7 +179,8 @@ pub unsafe extern "C" fn blocking_queue_destroy(queue: *mut blocking_queue) {
         // SAFETY: per this function's contract, `queue` is NULL or a live
         // handle from `blocking_queue_create` that nobody uses afterwards.
         if let Some(queue) = unsafe { take_handle(queue) } {
-            queue.clear();
+            // Freed only after the releases, which may use the handle.
+            queue.close_and_release();
         }
         Ok(())
     })

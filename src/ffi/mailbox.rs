@@ -240,7 +240,6 @@ fn publish_in_boundary(topic: RawTopic, data: *mut c_void) {
     fn mailbox_publish() {}
     super::call(mailbox_publish, (), |export| {
         match publish(topic.index()?, RawInput(data)).map_err(|error| topic.failure(error))? {
-            Published::OutOfMemory => Err(Failure::OutOfMemory),
             Published::Done(missed) => {
                 report_missed(export, missed);
                 Ok(())

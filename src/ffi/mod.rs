@@ -31,6 +31,7 @@ use log::Level;
 
 use crate::core::oom::OutOfMemory;
 use crate::core::topics::TopicError;
+use crate::core::unwind::catch;
 
 /// Why an export returns its failure value, logged as
 /// `<function>: <failure>`. Eight bytes and no heap: an export's `Result`
@@ -48,6 +49,8 @@ pub(crate) enum Failure {
     SubscriberShutDown,
     /// The message queue is shut down.
     QueueShutDown,
+    /// A `blocking_queue` used by a release its destroy runs.
+    QueueDestroyed,
     /// Unsubscribing a subscriber of another queue (ignored).
     NotSubscribedHere,
     /// A topic call failed.
@@ -101,6 +104,7 @@ impl fmt::Display for Failure {
             Failure::ReferenceLimit => f.write_str("reference count overflow"),
             Failure::SubscriberShutDown => f.write_str("subscriber is shut down"),
             Failure::QueueShutDown => f.write_str("message queue is shut down"),
+            Failure::QueueDestroyed => f.write_str("queue is being destroyed"),
             Failure::NotSubscribedHere => f.write_str("subscriber is not subscribed to this queue"),
             Failure::Topic(error, topic) => match error {
                 TopicError::Invalid => write!(f, "invalid topic {topic}"),
@@ -116,6 +120,10 @@ impl fmt::Display for Failure {
                     write!(f, "topic {topic} makes events of another type")
                 }
                 TopicError::OutOfMemory => f.write_str("out of memory"),
+                TopicError::GeneratorPanicked => write!(
+                    f,
+                    "the generator of topic {topic} panicked; the event reached no subscriber"
+                ),
             },
             Failure::UnregisterUnregistered(topic) => write!(f, "topic {topic} was not registered"),
             Failure::UnsubscribeUnregistered(topic) => {
@@ -186,45 +194,30 @@ pub(crate) fn call<R, E: Fn()>(
 #[cold]
 #[inline(never)]
 fn report(export: Export, failure: Failure) {
-    // A logger the host installed may panic: that must not reach C either.
-    contain(|| {
-        crate::logging::ensure_installed();
-        log::log!(target: export.name(), failure.level(), "{failure}");
-    });
+    crate::logging::emit(|| log::log!(target: export.name(), failure.level(), "{failure}"));
 }
 
 #[cold]
 #[inline(never)]
 fn report_panic(export: Export, panic: Box<dyn Any + Send>) {
-    contain(|| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .copied()
-            .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-            .unwrap_or("unknown");
-        log_error!(
-            "{}: internal error contained (panic: {reason})",
-            export.name()
-        );
-    });
+    let reason = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown");
+    log_error!(
+        "{}: internal error contained (panic: {reason})",
+        export.name()
+    );
     // Dropped inside a boundary too: a payload whose `Drop` panics would
     // otherwise unwind from here into C.
-    contain(move || drop(panic));
-}
-
-/// Runs `f`, stopping any panic there. The payload of such a panic is
-/// forgotten rather than dropped (its `Drop` could panic in turn): a few
-/// bytes, only when a logger or a payload misbehaves.
-fn contain(f: impl FnOnce()) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
-        std::mem::forget(payload);
-    }
+    catch(move || drop(panic));
 }
 
 /// Logs what subscribers missed of a message that was published (the
 /// publish itself succeeded; each miss is counted in `dropped`).
 pub(crate) fn report_missed(export: Export, missed: crate::core::message_queue::Missed) {
-    contain(|| crate::logging::report_missed(export.name(), missed));
+    crate::logging::report_missed(export.name(), missed);
 }
 
 /// A C timeout in milliseconds: negative means forever (`None`).

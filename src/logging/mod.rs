@@ -38,11 +38,19 @@ pub(crate) const DEFAULT_LEVEL: LevelFilter = if cfg!(feature = "isula-libutils-
     LevelFilter::Warn
 };
 
+/// A sink with the most verbose level it takes.
+struct LevelledSink {
+    sink: Sink,
+    max_level: LevelFilter,
+}
+
 struct MailboxLogger {
     /// Borrowed by every record while the sink runs (a sink may log through
     /// the library in turn), so that once a new sink is set, the old one
     /// (and the daemon's `user` pointer behind it) is never called again.
-    sink: Lease<Sink>,
+    /// Its level is checked under the same borrow: `log`'s global level
+    /// only filters early, and may still be the previous sink's.
+    sink: Lease<LevelledSink>,
     /// Whether a sink is set: records then go there, up to `log`'s level.
     sink_set: AtomicBool,
 }
@@ -75,8 +83,10 @@ impl Log for MailboxLogger {
             return;
         }
         match self.sink.borrow() {
-            Some(sink) => (*sink)(record),
-            None => default_sink(record),
+            Some(sink) if record.level() <= sink.max_level => (sink.sink)(record),
+            Some(_) => {}
+            None if record.level() <= DEFAULT_LEVEL => default_sink(record),
+            None => {}
         }
     }
 
@@ -124,6 +134,7 @@ pub(crate) fn set_sink(sink: Option<Sink>, max_level: LevelFilter) -> Result<(),
         Some(_) => (max_level, true),
         None => (DEFAULT_LEVEL, false),
     };
+    let sink = sink.map(|sink| LevelledSink { sink, max_level });
     let previous = LOGGER.sink.replace(sink, || {
         // Under the lease's lock, as the sink changes: two racing calls
         // cannot leave one's sink with the other's level.
@@ -144,24 +155,34 @@ pub(crate) fn callback_line(record: &Record<'_>, line: &mut LineBuffer) {
 
 /// `log::error!` that makes sure the record has somewhere to go; with
 /// `target: "function",` first, the record is named after that function.
+/// A logger the host installed may panic: that panic stops here (see
+/// [`emit`]).
 macro_rules! log_error {
-    (target: $target:expr, $($arg:tt)+) => {{
-        $crate::logging::ensure_installed();
-        ::log::error!(target: $target, $($arg)+)
-    }};
-    ($($arg:tt)+) => {{
-        $crate::logging::ensure_installed();
-        ::log::error!($($arg)+)
-    }};
+    (target: $target:expr, $($arg:tt)+) => {
+        $crate::logging::emit(|| ::log::error!(target: $target, $($arg)+))
+    };
+    ($($arg:tt)+) => {
+        $crate::logging::emit(|| ::log::error!($($arg)+))
+    };
 }
 
-/// `log::debug!` (with a target) that makes sure the record has somewhere
-/// to go: off unless the daemon logs at debug.
+/// `log::debug!` (with a target), as [`log_error!`]: off unless the daemon
+/// logs at debug.
 macro_rules! log_debug {
-    (target: $target:expr, $($arg:tt)+) => {{
-        $crate::logging::ensure_installed();
-        ::log::debug!(target: $target, $($arg)+)
-    }};
+    (target: $target:expr, $($arg:tt)+) => {
+        $crate::logging::emit(|| ::log::debug!(target: $target, $($arg)+))
+    };
+}
+
+/// Runs `log`, which hands a record to the process's logger, after making
+/// sure there is one. The library logs after it changed something (a
+/// subscriber attached, a topic registered) and before it hands the result
+/// back: a host's logger that panicked there would leave that change
+/// unreported, a subscriber nobody holds. So a panic in the logger stops
+/// here, and the call goes on as if the record had been written.
+pub(crate) fn emit(log: impl FnOnce()) {
+    ensure_installed();
+    let _ = crate::core::unwind::catch(log);
 }
 
 /// Logs what subscribers missed of a message that `function` published

@@ -14,6 +14,7 @@ use crate::alloc::try_box;
 use crate::core::oom::OutOfMemory;
 use crate::core::refcount::RefCount;
 use crate::core::shared::Shared;
+use crate::core::unwind::catch;
 
 /// The C struct a message block starts with.
 ///
@@ -88,7 +89,9 @@ impl ForeignMessage {
     /// A message around what `make` returns, released by `release`. The
     /// block is allocated first, so that once the data exists nothing can
     /// fail: `Err` means `make` was not called (there is nothing to
-    /// release), `Ok(None)` that it returned NULL.
+    /// release), `Ok(None)` that it returned NULL. The block becomes a
+    /// message only once `make` returned: if `make` unwinds, the bare
+    /// allocation is freed and `release` is never called.
     ///
     /// # Safety
     /// `release` may be called, once, from any thread, with what `make`
@@ -97,20 +100,23 @@ impl ForeignMessage {
         make: impl FnOnce() -> *mut c_void,
         release: Option<Release>,
     ) -> Result<Option<Self>, OutOfMemory> {
-        // SAFETY: NULL is never released (`data` is set below, or the block
-        // is dropped as `None`).
-        let message = unsafe { Self::new(ptr::null_mut(), release) }?;
+        // Uninitialised memory has no `Drop`: dropped (NULL, or an unwind
+        // out of `make`), the box only gives its allocation back.
+        let mut block = try_box(MaybeUninit::<MessageBlock>::uninit())?;
         let data = make();
         if data.is_null() {
-            // Nothing to release: give the block back without calling it.
-            let block = ManuallyDrop::new(message).block;
-            // SAFETY: the block is ours alone, made by `try_box`.
-            drop(unsafe { Box::from_raw(block.as_ptr()) });
             return Ok(None);
         }
-        // SAFETY: the block is ours alone; nobody has seen it yet.
-        unsafe { (*message.block.as_ptr()).data = data };
-        Ok(Some(message))
+        block.write(MessageBlock {
+            data,
+            refs: RefCount::new(),
+            release,
+        });
+        // SAFETY: written just above.
+        let block = unsafe { block.assume_init() };
+        Ok(Some(ForeignMessage {
+            block: NonNull::from(Box::leak(block)),
+        }))
     }
 
     /// A message whose data is what `make` returns, boxed, so that C
@@ -248,7 +254,7 @@ unsafe extern "C" fn drop_box<E>(data: *mut c_void) {
     // SAFETY: `make_boxed` made `data` from a `Box<MaybeUninit<E>>` holding
     // an `E` and set this as its release, which the message calls once.
     let event = unsafe { Box::from_raw(data.cast::<E>()) };
-    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(event))).is_err() {
+    if catch(|| drop(event)).is_none() {
         log_error!("an event's Drop panicked; the panic was contained");
     }
 }
@@ -279,8 +285,10 @@ mod tests {
     fn last_reference_releases_once_across_threads() {
         let before = RELEASED.load(Ordering::SeqCst);
         // SAFETY: `count_release` takes any pointer, from any thread.
-        let message =
-            unsafe { ForeignMessage::new(0x1234 as *mut c_void, Some(count_release)) }.unwrap();
+        let message = unsafe {
+            ForeignMessage::new(ptr::without_provenance_mut(0x1234), Some(count_release))
+        }
+        .unwrap();
         assert_eq!(message.data() as usize, 0x1234);
         let copies: Vec<_> = (0..8).map(|_| message.share().unwrap()).collect();
         assert_eq!(message.ref_count(), 9);
@@ -343,8 +351,9 @@ mod tests {
         publishing(|| {
             publishing(|| {
                 // SAFETY: `count_release` takes this pointer, once.
-                let message =
-                    unsafe { ForeignMessage::new(0x1234 as *mut c_void, Some(count_release)) };
+                let message = unsafe {
+                    ForeignMessage::new(ptr::without_provenance_mut(0x1234), Some(count_release))
+                };
                 drop(message.unwrap());
             });
             assert_eq!(RELEASED.load(Ordering::SeqCst), before, "deferred");

@@ -148,3 +148,33 @@ fn rust_and_c_subscribers_see_one_order() {
     }
     CRI_CONTAINER.unregister().unwrap();
 }
+
+/// A Rust generator that panics on a C publish, with a C stream reading:
+/// the panic stops in the library, the C publish returns, the stream gets
+/// the next event, and the process lives.
+#[test]
+fn a_panicking_rust_generator_under_a_c_publisher_and_a_c_stream() {
+    let _topic = TOPIC.lock().unwrap();
+    CRI_CONTAINER
+        .register(|message: &ContainerMessage<'_>| {
+            let id = message.container_id()?.to_str().ok()?;
+            assert_ne!(id, "panic", "the generator panics");
+            Some(SharedEvent::new(id, message.kind()? as c_int))
+        })
+        .unwrap();
+    // SAFETY (whole block): as above.
+    unsafe {
+        let stream = c_subscribe();
+        assert!(!stream.is_null());
+        c_publish(c"panic".as_ptr(), STARTED);
+        c_publish(c"after".as_ptr(), STOPPED);
+        let mut event = SharedEvent::new("", -1);
+        assert_eq!(c_pop(stream, &mut event), 1);
+        assert_eq!((event.container(), event.r#type), ("after", STOPPED));
+        let stats = CRI_CONTAINER.stats().unwrap();
+        assert_eq!((stats.published, stats.dropped), (1, 1));
+        CRI_CONTAINER.unregister().unwrap();
+        assert_eq!(c_pop(stream, &mut event), 0);
+        c_destroy(stream);
+    }
+}
