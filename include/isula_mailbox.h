@@ -27,7 +27,7 @@ typedef enum mailbox_log_level {
  * <text>", named after the function it comes from (valid during the call
  * only), and the `user` pointer given to `mailbox_set_log_callback`.
  */
-typedef void (*mailbox_log_fn)(enum mailbox_log_level level, const char *message, void *user);
+typedef void (*mailbox_log_fn)(mailbox_log_level level, const char *message, void *user);
 
 /**
  * Counters of one topic since it was registered (this registration: a

@@ -12,11 +12,13 @@ macro_rules! c_tests {
                 use super::*;
 
                 #[test]
+                #[cfg_attr(miri, ignore = "builds and runs a C program: Miri runs Rust only")]
                 fn static_library() {
                     run(&toolchain().build($source, Link::Static), &[]);
                 }
 
                 #[test]
+                #[cfg_attr(miri, ignore = "builds and runs a C program: Miri runs Rust only")]
                 fn shared_library() {
                     run(&toolchain().build($source, Link::Shared), &[]);
                 }
@@ -56,6 +58,7 @@ const HEADERS: &[&str] = &[
 /// installed, and where it is (a stand-in with its macros lives in c-tests/)
 /// and included first.
 #[test]
+#[cfg_attr(miri, ignore = "runs the C and C++ compilers: Miri runs Rust only")]
 fn headers_are_self_contained_in_c_and_cxx() {
     let toolchain = toolchain();
     for header in HEADERS {

@@ -6,6 +6,10 @@ use std::path::Path;
 use std::process::Command;
 
 #[test]
+#[cfg_attr(
+    miri,
+    ignore = "runs cargo on a crate with a C half: Miri runs Rust only"
+)]
 fn c_and_rust_share_the_topics() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // target/<profile>/deps/<this test> -> target

@@ -62,26 +62,27 @@ impl RawLogLevel {
     }
 }
 
-fn c_level(level: Level) -> mailbox_log_level {
-    match level {
+/// A record's level as the callback receives it: as an `int`, which is what
+/// a C enum is passed as (a Rust enum would not be that type).
+fn c_level(level: Level) -> RawLogLevel {
+    RawLogLevel(match level {
         Level::Error => mailbox_log_level::MAILBOX_LOG_ERROR,
         Level::Warn => mailbox_log_level::MAILBOX_LOG_WARN,
         Level::Info => mailbox_log_level::MAILBOX_LOG_INFO,
         Level::Debug => mailbox_log_level::MAILBOX_LOG_DEBUG,
         Level::Trace => mailbox_log_level::MAILBOX_LOG_TRACE,
-    }
+    } as c_int)
 }
 
 /// Receives one log record: its level, the message, "<function>:
 /// <text>", named after the function it comes from (valid during the call
 /// only), and the `user` pointer given to `mailbox_set_log_callback`.
-pub type mailbox_log_fn = Option<
-    unsafe extern "C" fn(level: mailbox_log_level, message: *const c_char, user: *mut c_void),
->;
+pub type mailbox_log_fn =
+    Option<unsafe extern "C" fn(level: RawLogLevel, message: *const c_char, user: *mut c_void)>;
 
 /// The daemon's log callback with its `user` pointer.
 struct ForeignLogSink {
-    callback: unsafe extern "C" fn(mailbox_log_level, *const c_char, *mut c_void),
+    callback: unsafe extern "C" fn(RawLogLevel, *const c_char, *mut c_void),
     user: *mut c_void,
 }
 
