@@ -10,6 +10,7 @@
  *     publish<N>_<gap> p50_ns p99_ns gap_p50_ns
  *     idle64 cpu_ms_per_s ctxsw_per_s
  *     feed<period> p50_ns p99_ns cpu_ns_per_item
+ *     tick<period> p50_ns p99_ns cpu_ns_per_item
  *   latency list                prints the scenario names
  *
  * <gap> is gap0, gap20us, gap100us or gap1ms (see latency_common.h).
@@ -30,9 +31,9 @@
  * looping on ETIMEDOUT), nothing published: CPU time (user + system) and
  * context switches (voluntary + involuntary) of the process over 3 s, per
  * second.
- * feed<period>: a producer pushes one item per period (20us, 50us or
- * 200us, slept as the gaps) into a blocking queue one consumer pops: CPU
- * time of the whole process per item, and the hand-off's percentiles. */
+ * feed<period>, tick<period>: a producer pushes one item per period into a
+ * blocking queue one consumer pops (see latency_common.h): CPU time of the
+ * whole process per item, and the hand-off's percentiles. */
 #include "latency_common.h"
 
 #include <sys/resource.h>
@@ -240,18 +241,6 @@ static void sleep_ns(uint64_t ns)
     }
 }
 
-/* CPU time in ns and context switches of the whole process, all threads. */
-static void process_usage(uint64_t *cpu_ns, uint64_t *switches)
-{
-    struct rusage ru;
-    if (getrusage(RUSAGE_SELF, &ru) != 0) {
-        die("getrusage");
-    }
-    *cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
-              ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
-    *switches = (uint64_t)ru.ru_nvcsw + (uint64_t)ru.ru_nivcsw;
-}
-
 static void idle(const char *name)
 {
     register_topic();
@@ -277,77 +266,6 @@ static void idle(const char *name)
     _exit(0);
 }
 
-/* --- a consumer fed one item every 200 us --------------------------------- */
-
-typedef struct {
-    blocking_queue *queue;
-    size_t items;
-    uint64_t *pushed_ns; /* when each item was pushed, by index */
-    uint64_t *latency;   /* pop returned - push called, by index */
-} feed_args;
-
-static void *feed_consumer(void *arg)
-{
-    feed_args *f = (feed_args *)arg;
-    for (size_t got = 0; got < f->items; got++) {
-        size_t index = (size_t)(uintptr_t)bq_pop(f->queue) - 1;
-        f->latency[index] = now_ns() - f->pushed_ns[index];
-    }
-    return NULL;
-}
-
-/* The feeding periods: 200 us is the one measured against the original;
- * the shorter ones show what a waiting pop costs when items come faster. */
-static const gap_def FEEDS[] = {
-    { "20us", 20000 },
-    { "50us", 50000 },
-    { "200us", 200000 },
-};
-#define FEED_COUNT (sizeof(FEEDS) / sizeof(FEEDS[0]))
-
-static uint64_t feed_period(const char *suffix)
-{
-    for (size_t i = 0; i < FEED_COUNT; i++) {
-        if (strcmp(suffix, FEEDS[i].suffix) == 0) {
-            return FEEDS[i].ns;
-        }
-    }
-    return 0;
-}
-
-/* A producer pushes one item every period (nanosleep, default slack) into
- * a blocking queue that one consumer thread pops: the CPU time of the whole
- * process per item (what waiting costs between two items, both sides) and
- * the hand-off's percentiles. */
-static void feed(const char *name, uint64_t period_ns, size_t rounds)
-{
-    size_t items = WARMUP_ROUNDS + rounds;
-    feed_args f = { (blocking_queue *)bq_create(), items, (uint64_t *)calloc(items, sizeof(uint64_t)),
-                    (uint64_t *)calloc(items, sizeof(uint64_t)) };
-    pthread_t consumer;
-    if (f.pushed_ns == NULL || f.latency == NULL || pthread_create(&consumer, NULL, feed_consumer, &f) != 0) {
-        die("feed setup");
-    }
-    uint64_t cpu0 = 0, cpu1, switches;
-    for (size_t i = 0; i < items; i++) {
-        if (i == WARMUP_ROUNDS) {
-            process_usage(&cpu0, &switches);
-        }
-        sleep_gap(period_ns);
-        f.pushed_ns[i] = now_ns();
-        bq_push(f.queue, (void *)(uintptr_t)(i + 1));
-    }
-    pthread_join(consumer, NULL);
-    process_usage(&cpu1, &switches);
-    uint64_t *measured = f.latency + WARMUP_ROUNDS;
-    uint64_t p50 = percentile(measured, rounds, 50), p99 = percentile(measured, rounds, 99);
-    printf("%s %llu %llu %.1f\n", name, (unsigned long long)p50, (unsigned long long)p99,
-           (double)(cpu1 - cpu0) / (double)rounds);
-    bq_destroy(f.queue);
-    free(f.pushed_ns);
-    free(f.latency);
-}
-
 /* --- main --------------------------------------------------------------------- */
 
 static void list(void)
@@ -361,9 +279,7 @@ static void list(void)
         }
     }
     printf("idle64\n");
-    for (size_t i = 0; i < FEED_COUNT; i++) {
-        printf("feed%s\n", FEEDS[i].suffix);
-    }
+    list_feeds();
 }
 
 int main(int argc, char **argv)
@@ -384,8 +300,7 @@ int main(int argc, char **argv)
         publish_to(name, 16, (uint64_t)gap, rounds_arg(argc, argv));
     } else if (strcmp(name, "idle64") == 0) {
         idle(name);
-    } else if (strncmp(name, "feed", 4) == 0 && feed_period(name + 4) > 0) {
-        feed(name, feed_period(name + 4), rounds_arg(argc, argv));
+    } else if (run_feed(name, &bq_ops, rounds_arg(argc, argv))) {
     } else {
         fprintf(stderr, "latency: no scenario %s\n", name);
         return 2;

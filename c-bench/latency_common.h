@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 /* Rounds measured per run, after WARMUP_ROUNDS unmeasured ones. */
@@ -207,6 +208,125 @@ static inline size_t rounds_arg(int argc, char **argv)
         die("rounds must be >= 1");
     }
     return (size_t)n;
+}
+
+/* --- a consumer fed one item per period ------------------------------------
+ * A producer pushes one item per period into a queue that one consumer
+ * pops: the CPU time of the whole process per item (what waiting costs
+ * between two items, both sides, getrusage) and the hand-off's
+ * percentiles (pop returned - push called). Two clocks for the producer:
+ *   feed<period>: nanosleep(period) between two pushes, default timer
+ *                 slack: the rate is lower than nominal, and drifts;
+ *   tick<period>: clock_nanosleep(TIMER_ABSTIME) to the next multiple of
+ *                 the period: an exact rate, the arrival rate a spin must
+ *                 pay off at (a producer late by more than a period pushes
+ *                 at once, as a timer that fired while it ran).
+ * Prints "NAME p50_ns p99_ns cpu_ns_per_item". */
+
+/* CPU time in ns and context switches of the whole process, all threads. */
+static inline void process_usage(uint64_t *cpu_ns, uint64_t *switches)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        die("getrusage");
+    }
+    *cpu_ns = ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+              ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+    *switches = (uint64_t)ru.ru_nvcsw + (uint64_t)ru.ru_nivcsw;
+}
+
+typedef struct {
+    const pp_queue_ops *ops;
+    void *queue;
+    size_t items;
+    uint64_t *pushed_ns; /* when each item was pushed, by index */
+    uint64_t *latency;   /* pop returned - push called, by index */
+} feed_args;
+
+static void *feed_consumer(void *arg)
+{
+    feed_args *f = (feed_args *)arg;
+    for (size_t got = 0; got < f->items; got++) {
+        size_t index = (size_t)(uintptr_t)f->ops->pop(f->queue) - 1;
+        f->latency[index] = now_ns() - f->pushed_ns[index];
+    }
+    return NULL;
+}
+
+/* Sleeps until `at` (CLOCK_MONOTONIC, ns): returns at once if it passed. */
+static inline void sleep_until(uint64_t at)
+{
+    struct timespec ts = { (time_t)(at / 1000000000u), (long)(at % 1000000000u) };
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {
+    }
+}
+
+static inline void feed(const char *name, const pp_queue_ops *ops, uint64_t period_ns, int absolute, size_t rounds)
+{
+    size_t items = WARMUP_ROUNDS + rounds;
+    feed_args f = { ops, ops->create(), items, (uint64_t *)calloc(items, sizeof(uint64_t)),
+                    (uint64_t *)calloc(items, sizeof(uint64_t)) };
+    pthread_t consumer;
+    if (f.pushed_ns == NULL || f.latency == NULL || pthread_create(&consumer, NULL, feed_consumer, &f) != 0) {
+        die("feed setup");
+    }
+    uint64_t cpu0 = 0, cpu1, switches;
+    uint64_t next = now_ns();
+    for (size_t i = 0; i < items; i++) {
+        if (i == WARMUP_ROUNDS) {
+            process_usage(&cpu0, &switches);
+        }
+        if (absolute) {
+            next += period_ns;
+            sleep_until(next);
+        } else {
+            sleep_gap(period_ns);
+        }
+        f.pushed_ns[i] = now_ns();
+        ops->push(f.queue, (void *)(uintptr_t)(i + 1));
+    }
+    pthread_join(consumer, NULL);
+    process_usage(&cpu1, &switches);
+    uint64_t *measured = f.latency + WARMUP_ROUNDS;
+    uint64_t p50 = percentile(measured, rounds, 50), p99 = percentile(measured, rounds, 99);
+    printf("%s %llu %llu %.1f\n", name, (unsigned long long)p50, (unsigned long long)p99,
+           (double)(cpu1 - cpu0) / (double)rounds);
+    ops->destroy(f.queue);
+    free(f.pushed_ns);
+    free(f.latency);
+}
+
+/* The feeding periods. feed: nanosleep, 200 us the one measured against
+ * the original. tick: an absolute clock, the rates at which a waiting pop
+ * must cost no more than a condition variable's. */
+static const gap_def FEEDS[] = {
+    { "feed20us", 20000 },
+    { "feed50us", 50000 },
+    { "feed200us", 200000 },
+    { "tick10us", 10000 },
+    { "tick30us", 30000 },
+    { "tick50us", 50000 },
+    { "tick100us", 100000 },
+};
+#define FEED_COUNT (sizeof(FEEDS) / sizeof(FEEDS[0]))
+
+/* Runs NAME if it is a feed or tick scenario (1), else 0. */
+static inline int run_feed(const char *name, const pp_queue_ops *ops, size_t rounds)
+{
+    for (size_t i = 0; i < FEED_COUNT; i++) {
+        if (strcmp(name, FEEDS[i].suffix) == 0) {
+            feed(name, ops, FEEDS[i].ns, strncmp(name, "tick", 4) == 0, rounds);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static inline void list_feeds(void)
+{
+    for (size_t i = 0; i < FEED_COUNT; i++) {
+        printf("%s\n", FEEDS[i].suffix);
+    }
 }
 
 #endif

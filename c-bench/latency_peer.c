@@ -8,8 +8,14 @@
  *   -DPEER_CROSSBEAM  crossbeam-channel's unbounded channel, which spins,
  *                     yields, then parks (c-bench/crossbeam, a static
  *                     library built by cargo)
+ *   -DPEER_CONDVAR    the plainest blocking queue: a pthread mutex, a
+ *                     condition variable and a ring of pointers; a pop
+ *                     waits in pthread_cond_wait, a push signals once. The
+ *                     reference a waiting pop's CPU is held to.
  *
  *   latency_peer pingpong_<gap> [ROUNDS]   prints "NAME p50_ns p99_ns gap_p50_ns"
+ *   latency_peer feed<period>|tick<period> [ROUNDS]
+ *                                          prints "NAME p50_ns p99_ns cpu_ns_per_item"
  *   latency_peer list */
 #include "latency_common.h"
 
@@ -61,8 +67,73 @@ static void peer_destroy(void *q)
 {
     xbeam_destroy((XbeamQueue *)q);
 }
+#elif defined(PEER_CONDVAR)
+typedef struct {
+    pthread_mutex_t lock;
+    pthread_cond_t not_empty;
+    void **items;
+    size_t head, len, cap;
+} condvar_queue;
+
+static void *peer_create(void)
+{
+    condvar_queue *q = (condvar_queue *)calloc(1, sizeof(*q));
+    if (q == NULL || (q->items = (void **)malloc(64 * sizeof(void *))) == NULL) {
+        die("condvar queue");
+    }
+    q->cap = 64;
+    pthread_mutex_init(&q->lock, NULL);
+    pthread_cond_init(&q->not_empty, NULL);
+    return q;
+}
+
+static void peer_push(void *queue, void *item)
+{
+    condvar_queue *q = (condvar_queue *)queue;
+    pthread_mutex_lock(&q->lock);
+    if (q->len == q->cap) {
+        void **grown = (void **)malloc(2 * q->cap * sizeof(void *));
+        if (grown == NULL) {
+            die("condvar queue");
+        }
+        for (size_t i = 0; i < q->len; i++) {
+            grown[i] = q->items[(q->head + i) % q->cap];
+        }
+        free(q->items);
+        q->items = grown;
+        q->head = 0;
+        q->cap *= 2;
+    }
+    q->items[(q->head + q->len) % q->cap] = item;
+    q->len++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->lock);
+}
+
+static void *peer_pop(void *queue)
+{
+    condvar_queue *q = (condvar_queue *)queue;
+    pthread_mutex_lock(&q->lock);
+    while (q->len == 0) {
+        pthread_cond_wait(&q->not_empty, &q->lock);
+    }
+    void *item = q->items[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->len--;
+    pthread_mutex_unlock(&q->lock);
+    return item;
+}
+
+static void peer_destroy(void *queue)
+{
+    condvar_queue *q = (condvar_queue *)queue;
+    pthread_cond_destroy(&q->not_empty);
+    pthread_mutex_destroy(&q->lock);
+    free(q->items);
+    free(q);
+}
 #else
-#error "define PEER_GLIB or PEER_CROSSBEAM"
+#error "define PEER_GLIB, PEER_CROSSBEAM or PEER_CONDVAR"
 #endif
 
 static const pp_queue_ops peer_ops = { peer_create, peer_push, peer_pop, peer_destroy };
@@ -70,7 +141,7 @@ static const pp_queue_ops peer_ops = { peer_create, peer_push, peer_pop, peer_de
 int main(int argc, char **argv)
 {
     if (argc < 2 || argc > 3) {
-        fprintf(stderr, "usage: latency_peer pingpong_<gap> [ROUNDS] | list\n");
+        fprintf(stderr, "usage: latency_peer pingpong_<gap>|feed<period>|tick<period> [ROUNDS] | list\n");
         return 2;
     }
     long long gap;
@@ -78,8 +149,10 @@ int main(int argc, char **argv)
         for (size_t i = 0; i < GAP_COUNT; i++) {
             printf("pingpong_%s\n", GAPS[i].suffix);
         }
+        list_feeds();
     } else if ((gap = gap_of(argv[1], "pingpong")) >= 0) {
         pingpong(argv[1], &peer_ops, (uint64_t)gap, rounds_arg(argc, argv));
+    } else if (run_feed(argv[1], &peer_ops, rounds_arg(argc, argv))) {
     } else {
         fprintf(stderr, "latency_peer: no scenario %s\n", argv[1]);
         return 2;

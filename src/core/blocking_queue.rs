@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-use super::backoff::{self, WaitHistory};
+use super::backoff::{self, ThreadToken, WaitHistory};
 use super::refused::Refused;
 use super::sync::{AtomicBool, Condvar, Mutex, MutexGuard};
 use crate::sys::current_cpu;
@@ -37,15 +37,16 @@ pub enum Pop<T> {
 /// condvar queue does, and a push wakes one parked pop at once (unless an
 /// earlier push already woke one that has not run yet; a push makes no
 /// system call when no pop is parked). Before it parks, a pop spins for a
-/// while, watching for an item, but only when both say a spin will catch
-/// one: the queue's recent waits were shorter than a spin (see
-/// [`WaitHistory`]; a new queue has none), and the last producer ran on
-/// another CPU (one on this CPU could not push while this pop spins). A
-/// hand-off that comes back at once then costs no system call on either
-/// side. The spin never yields and is bounded (see [`backoff`]); a spinner
-/// that loses its CPU parks at once. Under a burst, consumers drain
-/// whatever they find when they run: batching comes from that, never from
-/// ignoring a wake-up.
+/// while, watching for an item, only where a spin costs less than the park
+/// it saves (see [`backoff`]): when it awaits the reply of the thread it
+/// just pushed a request to, or when items have come faster than a wake-up
+/// lately; and only when the last producer ran on another CPU (one on this
+/// CPU could not push while this pop spins). A hand-off that comes back at
+/// once then costs no system call on either side; a consumer fed by a
+/// timer or an unrelated thread parks as a condition variable's would. The
+/// spin never yields and is bounded; a spinner that loses its CPU parks at
+/// once. Under a burst, consumers drain whatever they find when they run:
+/// batching comes from that, never from ignoring a wake-up.
 ///
 /// ```
 /// use std::time::Duration;
@@ -86,6 +87,11 @@ struct Back<T> {
     /// The CPU the last push that found the back empty ran on: where the
     /// producer a waiting pop would spin for was running.
     pushed_on: Option<u32>,
+    /// The thread of that push: whether a waiting pop awaits its reply.
+    pushed_by: ThreadToken,
+    /// The thread that last waited for an item here: whom a push hands its
+    /// item to.
+    consumer: ThreadToken,
     /// Pops parked on `not_empty`.
     parked: usize,
     /// Wake-ups sent to parked pops that have not run yet. A push wakes a
@@ -165,6 +171,8 @@ impl<T> BlockingQueue<T> {
                 items: VecDeque::new(),
                 closed: false,
                 pushed_on: None,
+                pushed_by: ThreadToken::NOBODY,
+                consumer: ThreadToken::NOBODY,
                 parked: 0,
                 waking: 0,
             })),
@@ -184,13 +192,21 @@ impl<T> BlockingQueue<T> {
         if back.items.try_reserve(1).is_err() {
             return Err(Refused::OutOfMemory(item));
         }
-        if back.items.is_empty() {
-            back.pushed_on = current_cpu();
-        }
+        Self::note_producer(&mut back);
         back.items.push_back(item);
         set_hint(&self.back_ready, true);
         self.wake_one(back);
         Ok(())
+    }
+
+    /// Who pushes, for the pops that wait: where it runs when it starts a
+    /// batch, and whom this thread has handed an item to.
+    fn note_producer(back: &mut Back<T>) {
+        if back.items.is_empty() {
+            back.pushed_on = current_cpu();
+            back.pushed_by = ThreadToken::this_thread();
+        }
+        ThreadToken::handed_to(back.consumer);
     }
 
     /// Appends `item`, first removing the oldest item if `capacity` items are
@@ -214,9 +230,7 @@ impl<T> BlockingQueue<T> {
         } else {
             None
         };
-        if back.items.is_empty() {
-            back.pushed_on = current_cpu();
-        }
+        Self::note_producer(&mut back);
         back.items.push_back(item);
         set_hint(&self.back_ready, true);
         drop(front);
@@ -242,6 +256,8 @@ impl<T> BlockingQueue<T> {
     pub fn pop(&self, timeout: Option<Duration>) -> Pop<T> {
         // Made (and the clock read) only once the queue is found empty.
         let mut wait: Option<Wait> = None;
+        // Taken now: only the pop right after a push can await its reply.
+        let handed_to = ThreadToken::take_handed_to();
         loop {
             let mut front = self.front.lock();
             if let Some(item) = self.take_front(&mut front) {
@@ -278,13 +294,20 @@ impl<T> BlockingQueue<T> {
                 }
                 return Pop::TimedOut;
             }
-            let spin = !wait.has_waited && Self::spin_pays(&front, &back);
+            let spin = if wait.has_waited {
+                None
+            } else {
+                Self::spin_budget(&front, &back, handed_to)
+            };
+            back.consumer = ThreadToken::this_thread();
             // Other consumers may take from the front meanwhile.
             drop(front);
             wait.has_waited = true;
-            if spin {
+            if let Some(budget) = spin {
                 drop(back);
-                backoff::spin(|| self.back_ready.load(Relaxed) || self.front_ready.load(Relaxed));
+                backoff::spin(budget, || {
+                    self.back_ready.load(Relaxed) || self.front_ready.load(Relaxed)
+                });
                 continue;
             }
             back.parked += 1;
@@ -299,14 +322,21 @@ impl<T> BlockingQueue<T> {
         }
     }
 
-    /// Whether a pop that found the queue empty should spin before it
-    /// parks: its recent waits were short, and the last producer ran on
-    /// another CPU (one on this CPU, or woken onto it, could not run while
-    /// this pop spins). Under loom, always: the model explores the spin.
-    fn spin_pays(front: &Front<T>, back: &Back<T>) -> bool {
-        cfg!(loom)
-            || (front.waits.spin_pays()
-                && back.pushed_on.is_some_and(|cpu| Some(cpu) != current_cpu()))
+    /// How long a pop that found the queue empty should spin before it
+    /// parks, if at all (see [`backoff`]): for the reply of the thread this
+    /// one handed an item to (`handed_to`), or for a stream of items, as the
+    /// recent waits say; and only if the last producer ran on another CPU
+    /// (one on this CPU, or woken onto it, could not run while this pop
+    /// spins). Under loom, always: the model explores the spin.
+    fn spin_budget(front: &Front<T>, back: &Back<T>, handed_to: ThreadToken) -> Option<Duration> {
+        if cfg!(loom) {
+            return Some(backoff::REPLY_SPIN);
+        }
+        let reply = ThreadToken::is_reply(handed_to, back.pushed_by);
+        let budget = front.waits.spin_budget(reply)?;
+        back.pushed_on
+            .is_some_and(|cpu| Some(cpu) != current_cpu())
+            .then_some(budget)
     }
 
     /// The front's oldest item, keeping `front_ready` true while more are
@@ -496,29 +526,41 @@ mod tests {
     }
 
     /// A pop spins only for a producer on another CPU, and only once the
-    /// queue's waits have been short; a new queue parks at once.
+    /// queue's waits have been short: for a reply while they were within a
+    /// wake-up, for anything else while they were far shorter; a new queue
+    /// parks at once.
     #[test]
     fn a_pop_spins_only_when_a_spin_pays() {
         let queue = BlockingQueue::<u32>::new();
-        let decide = |pushed_on: Option<u32>, short: bool| {
+        let peer = std::thread::spawn(ThreadToken::this_thread).join().unwrap();
+        let decide = |pushed_on: Option<u32>, waited_us: Option<u64>, reply: bool| {
             let mut front = queue.front.lock();
             let mut back = queue.back.lock();
             front.waits = WaitHistory::new();
-            if short {
-                for _ in 0..32 {
-                    front.waits.record(Duration::ZERO);
-                }
+            for _ in 0..waited_us.map_or(0, |_| 32) {
+                front
+                    .waits
+                    .record(Duration::from_micros(waited_us.unwrap()));
             }
             back.pushed_on = pushed_on;
-            BlockingQueue::spin_pays(&front, &back)
+            back.pushed_by = peer;
+            let handed_to = if reply { peer } else { ThreadToken::NOBODY };
+            BlockingQueue::spin_budget(&front, &back, handed_to)
         };
         let here = current_cpu();
         let elsewhere = here.map(|cpu| cpu.wrapping_add(1));
-        assert!(!decide(elsewhere, false), "no history");
-        assert!(!decide(None, true), "no producer known");
-        assert!(!decide(here, true), "the producer runs on this CPU");
+        assert_eq!(decide(elsewhere, None, true), None, "no history");
+        assert_eq!(decide(None, Some(0), true), None, "no producer known");
+        assert_eq!(
+            decide(here, Some(0), true),
+            None,
+            "the producer runs on this CPU"
+        );
+        assert_eq!(decide(elsewhere, Some(30), false), None, "a timer's item");
+        assert_eq!(decide(elsewhere, Some(100), true), None, "a slow reply");
         if here.is_some() {
-            assert!(decide(elsewhere, true));
+            assert_eq!(decide(elsewhere, Some(30), true), Some(backoff::REPLY_SPIN));
+            assert!(decide(elsewhere, Some(0), false).is_some(), "a stream");
         }
     }
 
