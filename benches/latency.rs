@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use isula_mailbox_abi::{
+use isula_mailbox_ffi::blocking_queue::{
     blocking_queue, blocking_queue_create, blocking_queue_destroy, blocking_queue_pop,
     blocking_queue_push,
 };

@@ -1,4 +1,4 @@
-/* blocking_queue.h: docs/CONTRACT.md section 2. Uses only the original API, so it
+/* blocking_queue.h: what its comments promise. Uses only the original API, so it
  * also builds against the original C (scripts/check-against-original). */
 #include "blocking_queue.h"
 

@@ -1,4 +1,4 @@
-/* isula_mailbox.h: docs/CONTRACT.md section 8, what the library adds. */
+/* isula_mailbox.h: what the library adds, as its comments promise. */
 #include "isula_mailbox.h"
 
 #include "check.h"

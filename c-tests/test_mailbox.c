@@ -1,4 +1,4 @@
-/* mailbox.h: docs/CONTRACT.md section 6. Original API only. Each case leaves the
+/* mailbox.h: what its comments promise. Original API only. Each case leaves the
  * topic unregistered. */
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-/* mailbox_message.h: docs/CONTRACT.md section 3. Original API only. */
+/* mailbox_message.h: what its comments promise. Original API only. */
 #include "mailbox_message.h"
 
 #include "check.h"

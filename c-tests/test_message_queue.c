@@ -1,4 +1,4 @@
-/* message_queue.h: docs/CONTRACT.md section 5. Original API only, except that
+/* message_queue.h: what its comments promise. Original API only, except that
  * queues are freed with message_queue_destroy where isula_mailbox.h exists
  * (the original has no way to free a message_queue). */
 #include "message_queue.h"

@@ -1,4 +1,4 @@
-/* message_subscriber.h: docs/CONTRACT.md section 4. Original API only. */
+/* message_subscriber.h: what its comments promise. Original API only. */
 #include "message_subscriber.h"
 
 #include "check.h"
@@ -168,8 +168,8 @@ static void shutdown_wakes_a_waiting_pop(void)
     message_subscriber_destroy(sub);
 }
 
-/* Not in the contract: a shut-down subscriber refuses pushes (-1) instead
- * of queueing messages nobody can pop; the caller keeps its reference. */
+/* A shut-down subscriber refuses pushes (-1) instead of queueing messages
+ * nobody can pop; the caller keeps its reference. */
 static void push_after_shutdown_is_refused(void)
 {
     tracked_reset();

@@ -1,4 +1,4 @@
-/* docs/CONTRACT.md sections 5-6: publishing on an async topic nobody subscribes
+/* mailbox.h, mailbox_publish: publishing on an async topic nobody subscribes
  * to must not call the generator nor take a lock that publishers or
  * subscribers wait on (the daemon publishes on every container event).
  *

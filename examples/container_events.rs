@@ -17,11 +17,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use isula_mailbox::{ContainerEventKind, ContainerMessage, RecvError, CRI_CONTAINER};
-use isula_mailbox_abi::{
-    cri_container_message_t, mailbox_message, mailbox_message_unref, mailbox_publish,
-    mailbox_subscribe, message_subscriber_destroy, message_subscriber_pop,
-    MAILBOX_TOPIC_CRI_CONTAINER,
+use isula_mailbox_ffi::mailbox::mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER;
+use isula_mailbox_ffi::mailbox::{
+    cri_container_message_t, mailbox_publish, mailbox_subscribe, RawMessageType,
 };
+use isula_mailbox_ffi::mailbox_message::{mailbox_message, mailbox_message_unref};
+use isula_mailbox_ffi::message_subscriber::{message_subscriber_destroy, message_subscriber_pop};
 
 const EXECUTORS: usize = 3;
 const CONTAINERS_PER_EXECUTOR: usize = 50;
@@ -59,13 +60,13 @@ fn executor(worker: usize, started: Instant) {
                 let message = cri_container_message_t {
                     container_id: id.as_ptr(),
                     sandbox_id: c"sandbox".as_ptr(),
-                    r#type: kind as c_int,
+                    r#type: RawMessageType(kind as c_int),
                 };
                 // SAFETY: the topic's input is a `cri_container_message_t`,
                 // valid for the call.
                 unsafe {
                     mailbox_publish(
-                        MAILBOX_TOPIC_CRI_CONTAINER,
+                        MAILBOX_TOPIC_CRI_CONTAINER.into(),
                         (&message as *const cri_container_message_t)
                             .cast_mut()
                             .cast(),
@@ -83,7 +84,7 @@ fn executor(worker: usize, started: Instant) {
 /// client going away; NULL means the daemon shuts down.
 fn c_stream(cancelled: Arc<AtomicBool>) -> usize {
     // SAFETY: a valid topic.
-    let sub = unsafe { mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER) };
+    let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER.into());
     assert!(!sub.is_null());
     let mut written = 0;
     loop {

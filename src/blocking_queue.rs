@@ -4,10 +4,11 @@ use std::os::raw::{c_int, c_void};
 use std::ptr;
 use std::time::Duration;
 
-use super::handle::{into_handle, take_handle, Handle};
-use super::{ffi_body, handle_arg, millis, Arg, Failure};
-use crate::core::blocking_queue::{BlockingQueue, Drained, Pop};
-use crate::core::refused::Refused;
+use isula_mailbox_core::blocking_queue::{BlockingQueue, Drained, Pop};
+use isula_mailbox_core::error::Error;
+
+use crate::boundary::{millis, About, Failure};
+use crate::handle::{into_handle, take_handle, Handle};
 
 /// Releases data the library was handed (a queued item, a message's data,
 /// what a generator made). Declared here, the first header to use it.
@@ -64,76 +65,72 @@ impl PointerQueue {
     }
 }
 
-/// Creates an empty queue.
-///
-/// `timeout` is how long `blocking_queue_pop` waits on an empty queue, in
-/// milliseconds; any negative value (`BLOCKING_QUEUE_NO_TIMEOUT`) waits
-/// forever. `release` (may be NULL) is called on items still queued when
-/// the queue is cleared or destroyed, with no lock of the library held.
-///
-/// Returns the queue (free it with `blocking_queue_destroy`), or NULL when
-/// memory runs out.
-///
-/// # Safety
-/// `release` is NULL or may be called, from any thread, with every item
-/// pushed to the queue.
-#[no_mangle]
-pub unsafe extern "C" fn blocking_queue_create(
-    timeout: i64,
-    release: message_release_t,
-) -> *mut blocking_queue {
-    ffi_body!(ptr::null_mut(), |_export| {
+ffi_fn! {
+    /// Creates an empty queue.
+    ///
+    /// `timeout` is how long `blocking_queue_pop` waits on an empty queue, in
+    /// milliseconds; any negative value (`BLOCKING_QUEUE_NO_TIMEOUT`), or one
+    /// too large for the clock, waits forever. `release` (may be NULL) is
+    /// called on items still queued when the queue is cleared or destroyed,
+    /// with no lock of the library held.
+    ///
+    /// Returns the queue (free it with `blocking_queue_destroy`), or NULL when
+    /// memory runs out.
+    ///
+    /// # Safety
+    /// `release` is NULL or may be called, from any thread, with every item
+    /// pushed to the queue.
+    unsafe fn blocking_queue_create(
+        timeout: i64,
+        release: message_release_t,
+    ) -> *mut blocking_queue {
         Ok(into_handle::<blocking_queue>(PointerQueue {
             items: BlockingQueue::new(),
             timeout: millis(timeout),
             release,
         })?)
-    })
+    } else ptr::null_mut()
 }
 
-/// Appends `data` (any pointer, NULL included) and wakes a waiting pop.
-///
-/// Returns 0, or -1 if `queue` is NULL, the queue cannot grow (out of
-/// memory) or is being destroyed (a release run by `blocking_queue_destroy`
-/// pushing to it); then the item stays the caller's, `release` is not
-/// called on it.
-///
-/// # Safety
-/// `queue` is NULL or a live queue from `blocking_queue_create`.
-#[no_mangle]
-pub unsafe extern "C" fn blocking_queue_push(
-    queue: *mut blocking_queue,
-    data: *mut c_void,
-) -> c_int {
-    ffi_body!(-1, |_export| {
+ffi_fn! {
+    /// Appends `data` (any pointer, NULL included) and wakes a waiting pop at
+    /// once.
+    ///
+    /// Returns 0, or -1 if `queue` is NULL, the queue cannot grow (out of
+    /// memory) or is being destroyed (a release run by `blocking_queue_destroy`
+    /// pushing to it); then the item stays the caller's, `release` is not
+    /// called on it.
+    ///
+    /// # Safety
+    /// `queue` is NULL or a live queue from `blocking_queue_create`.
+    unsafe fn blocking_queue_push(queue: *mut blocking_queue, data: *mut c_void) -> c_int {
+        // Closed: only `blocking_queue_destroy` closes a C queue, and this is
+        // one of the releases it runs.
         match handle_arg!(queue).items.push(RawItem(data)) {
             Ok(()) => Ok(0),
-            Err(Refused::OutOfMemory(_)) => Err(Failure::OutOfMemory),
-            // Only `blocking_queue_destroy` closes a C queue: this is one of
-            // the releases it runs.
-            Err(Refused::Closed(_)) => Err(Failure::QueueDestroyed),
+            Err(refused) => Err(Failure::Refused(refused.error, About::Queue)),
         }
-    })
+    } else -1
 }
 
-/// Removes the oldest item into `*data`. On an empty queue, waits for a
-/// push: forever, or for the queue's timeout (monotonic clock).
-///
-/// Returns 0 with the item, `ETIMEDOUT` when the timeout passed first
-/// (`*data` untouched), or -1 if an argument is NULL or the queue is being
-/// destroyed (a release run by `blocking_queue_destroy`). Allocates nothing.
-///
-/// # Safety
-/// `queue` is NULL or a live queue; `data` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn blocking_queue_pop(
-    queue: *mut blocking_queue,
-    data: *mut *mut c_void,
-) -> c_int {
-    ffi_body!(-1, |_export| {
+ffi_fn! {
+    /// Removes the oldest item into `*data`: items pushed by one thread come
+    /// out in the order they went in. On an empty queue, waits for a push:
+    /// forever, or until the queue's timeout has passed on the monotonic
+    /// clock; spurious wake-ups neither cut nor restart the wait. How it waits
+    /// (a short spin, or a park) is docs/CONTRACT.md's "How a pop waits".
+    ///
+    /// Returns 0 with the item, `ETIMEDOUT` once it has waited at least the
+    /// timeout (`*data` untouched), or -1 if an argument is NULL or the queue
+    /// is being destroyed (a release run by `blocking_queue_destroy`).
+    /// Allocates nothing.
+    ///
+    /// # Safety
+    /// `queue` is NULL or a live queue; `data` is NULL or writable.
+    unsafe fn blocking_queue_pop(queue: *mut blocking_queue, data: *mut *mut c_void) -> c_int {
         let queue = handle_arg!(queue);
         if data.is_null() {
-            return Err(Failure::Null(Arg::data));
+            return Err(Failure::Null("data"));
         }
         match queue.items.pop(queue.timeout) {
             Pop::Item(RawItem(item)) => {
@@ -143,39 +140,37 @@ pub unsafe extern "C" fn blocking_queue_pop(
                 Ok(0)
             }
             Pop::TimedOut => Ok(libc::ETIMEDOUT),
-            Pop::Closed => Err(Failure::QueueDestroyed),
+            Pop::Closed => Err(Failure::Refused(Error::Closed, About::Queue)),
         }
-    })
+    } else -1
 }
 
-/// Calls the queue's `release` once on every item still queued (none that
-/// was popped) and empties it; the queue stays usable. NULL is a no-op.
-/// Allocates nothing. `release` may call any function of the library
-/// except destroying this queue.
-///
-/// # Safety
-/// `queue` is NULL or a live queue.
-#[no_mangle]
-pub unsafe extern "C" fn blocking_queue_clear(queue: *mut blocking_queue) {
-    ffi_body!((), |_export| {
+ffi_fn! {
+    /// Calls the queue's `release` once on every item still queued (none that
+    /// was popped) and empties it; the queue stays usable. NULL is a no-op.
+    /// Allocates nothing. `release` may call any function of the library
+    /// except destroying this queue.
+    ///
+    /// # Safety
+    /// `queue` is NULL or a live queue.
+    unsafe fn blocking_queue_clear(queue: *mut blocking_queue) {
         if !queue.is_null() {
             handle_arg!(queue).clear();
         }
         Ok(())
-    })
+    }
 }
 
-/// Calls the queue's `release` once on every item still queued, then frees
-/// the queue. NULL is a no-op. No other thread may use the queue during or
-/// after the call. A release it runs may call the queue: its pushes and
-/// pops fail (-1), the queue being closed first, so that nothing is left in
-/// it unreleased. Allocates nothing.
-///
-/// # Safety
-/// `queue` is NULL or a live queue, not used again afterwards.
-#[no_mangle]
-pub unsafe extern "C" fn blocking_queue_destroy(queue: *mut blocking_queue) {
-    ffi_body!((), |_export| {
+ffi_fn! {
+    /// Calls the queue's `release` once on every item still queued, then frees
+    /// the queue. NULL is a no-op. No other thread may use the queue during or
+    /// after the call. A release it runs may call the queue: its pushes and
+    /// pops fail (-1), the queue being closed first, so that nothing is left in
+    /// it unreleased. Allocates nothing.
+    ///
+    /// # Safety
+    /// `queue` is NULL or a live queue, not used again afterwards.
+    unsafe fn blocking_queue_destroy(queue: *mut blocking_queue) {
         // SAFETY: per this function's contract, `queue` is NULL or a live
         // handle from `blocking_queue_create` that nobody uses afterwards.
         if let Some(queue) = unsafe { take_handle(queue) } {
@@ -183,5 +178,5 @@ pub unsafe extern "C" fn blocking_queue_destroy(queue: *mut blocking_queue) {
             queue.close_and_release();
         }
         Ok(())
-    })
+    }
 }

@@ -1,25 +1,8 @@
-//! The C ABI: the `extern "C"` functions of the original headers and of
-//! `isula_mailbox.h`, one module per header, each owning the C types of its
-//! header and their conversions. Not part of the Rust API: only the C
-//! symbols leave it.
-//!
-//! Every export has the same shape: check and convert its pointers, call
-//! the core or the mailbox, map the result; [`ffi_body!`] wraps each body,
-//! containing panics and logging failures, one line each, under the
-//! export's own name.
-
-#![allow(non_camel_case_types)]
-
-pub(crate) mod blocking_queue;
-pub(crate) mod isula_mailbox;
-pub(crate) mod mailbox;
-pub(crate) mod mailbox_message;
-pub(crate) mod message_queue;
-pub(crate) mod message_subscriber;
-
-mod handle;
-#[cfg(test)]
-mod tests;
+//! The boundary every export crosses: [`ffi_fn!`] writes each export (its
+//! `#[no_mangle]`, its C name, the panic boundary, its failure value),
+//! [`Failure`] says why an export returns its failure value, and
+//! [`Failure::describe`] is the one place that maps it, and every error of
+//! the core, to what C sees: the failure value's log line and its level.
 
 use std::any::Any;
 use std::fmt;
@@ -27,156 +10,192 @@ use std::os::raw::c_int;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
+use isula_mailbox_broker::log_error;
+use isula_mailbox_broker::logging;
+use isula_mailbox_core::error::Error;
+use isula_mailbox_core::unwind::catch;
 use log::Level;
 
-use crate::core::oom::OutOfMemory;
-use crate::core::topics::TopicError;
-use crate::core::unwind::catch;
+/// Defines one export of the C library:
+///
+/// ```text
+/// ffi_fn! {
+///     /// Documentation: becomes the header's comment.
+///     unsafe fn name(arg: Type, ...) -> Ret {
+///         // Result<Ret, Failure>; `EXPORT` names this export
+///     } else FAILURE_VALUE
+/// }
+/// ```
+///
+/// It writes `#[no_mangle] pub unsafe extern "C" fn name(...) -> Ret` (or
+/// `pub extern "C" fn` without `unsafe`, for an export that takes no
+/// pointer C could get wrong), runs the body inside the boundary: a
+/// `Failure` is logged once, under the export's name, and the export
+/// returns `FAILURE_VALUE`; a panic is contained, logged, and gives the
+/// same. A function returning nothing has no `else`. An optional `before
+/// { ... }` block, between the signature and the body, runs first, outside
+/// the boundary: a fast path that cannot panic, where one is measured to
+/// matter (`mailbox_publish` to nobody).
+///
+/// The headers are generated from these invocations (build.rs reads the
+/// signature and the documentation the macro is given).
+#[macro_export]
+macro_rules! ffi_fn {
+    ($(#[$attr:meta])* unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        $body:block else $failure:expr) => {
+        $crate::ffi_fn!(@export [$(#[$attr])*] [unsafe] [] $name [$($arg: $ty),*] [$ret], $body, $failure);
+    };
+    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?) -> $ret:ty
+        $body:block else $failure:expr) => {
+        $crate::ffi_fn!(@export [$(#[$attr])*] [] [] $name [$($arg: $ty),*] [$ret], $body, $failure);
+    };
+    ($(#[$attr:meta])* unsafe fn $name:ident($($arg:ident: $ty:ty),* $(,)?)
+        $(before $fast:block)? $body:block) => {
+        $crate::ffi_fn!(@export [$(#[$attr])*] [unsafe] [$($fast)?] $name [$($arg: $ty),*] [], $body, ());
+    };
+    ($(#[$attr:meta])* fn $name:ident($($arg:ident: $ty:ty),* $(,)?)
+        $(before $fast:block)? $body:block) => {
+        $crate::ffi_fn!(@export [$(#[$attr])*] [] [$($fast)?] $name [$($arg: $ty),*] [], $body, ());
+    };
+    (@export [$($attr:tt)*] [$($unsafety:tt)?] [$($fast:tt)*] $name:ident [$($arg:ident: $ty:ty),*]
+        [$($ret:ty)?], $body:block, $failure:expr) => {
+        $($attr)*
+        #[no_mangle]
+        pub $($unsafety)? extern "C" fn $name($($arg: $ty),*) $(-> $ret)? {
+            $($fast)*
+            #[allow(unused)]
+            const EXPORT: $crate::boundary::Export = $crate::boundary::Export(stringify!($name));
+            $crate::boundary::call(
+                EXPORT,
+                $failure,
+                move || -> Result<$crate::ffi_fn!(@returns $($ret)?), $crate::boundary::Failure> { $body },
+            )
+        }
+    };
+    (@returns) => { () };
+    (@returns $ret:ty) => { $ret };
+}
 
-/// Why an export returns its failure value, logged as
-/// `<function>: <failure>`. Eight bytes and no heap: an export's `Result`
-/// fits in two registers (its success path needs no stack frame), and a
-/// failure can be reported when memory has run out.
+/// The export whose body runs: what its log records are named after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Failure {
-    /// A NULL argument.
-    Null(Arg),
-    /// An allocation failed; nothing changed.
-    OutOfMemory,
-    /// A message already has `INT_MAX` references.
-    ReferenceLimit,
-    /// The subscriber is shut down.
-    SubscriberShutDown,
-    /// The message queue is shut down.
-    QueueShutDown,
-    /// A `blocking_queue` used by a release its destroy runs.
-    QueueDestroyed,
-    /// Unsubscribing a subscriber of another queue (ignored).
-    NotSubscribedHere,
-    /// A topic call failed.
-    Topic(TopicError, c_int),
-    /// Unregistering a topic that is not registered: the daemon does it at
-    /// every shutdown when pod events are off.
-    UnregisterUnregistered(c_int),
-    /// Unsubscribing from a topic unregistered meanwhile: a stream ending
-    /// during the daemon's shutdown does it (unregistering detached it).
-    UnsubscribeUnregistered(c_int),
+pub struct Export(pub &'static str);
+
+impl Export {
+    /// The export's C name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+/// Why an export returns its failure value, logged as `<function>:
+/// <failure>`. Small and without heap: an export's `Result` fits in
+/// registers, and a failure can be reported when memory has run out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// A NULL argument, named as in the header.
+    Null(&'static str),
+    /// The core refused; what it refused is `about` that.
+    Refused(Error, About),
     /// A log level outside `mailbox_log_level`.
     InvalidLevel(c_int),
 }
 
-/// The arguments that may be NULL, named as in the headers.
+/// What a refusal is about, for its log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Arg {
-    queue,
-    data,
-    p,
-    sub,
-    msg,
-    mq,
-    generator,
-    out,
+pub enum About {
+    /// The call itself (out of memory, a reference limit).
+    Call,
+    /// A topic, by its C number.
+    Topic(c_int),
+    /// Unregistering a topic: the daemon unregisters at every shutdown, an
+    /// unregistered one too.
+    Unregistering(c_int),
+    /// Unsubscribing from a topic: a stream ending during the daemon's
+    /// shutdown finds it unregistered already.
+    Unsubscribing(c_int),
+    /// A `blocking_queue`.
+    Queue,
+    /// A `message_subscriber`.
+    Subscriber,
+    /// A `message_queue`.
+    MessageQueue,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure::Refused(error, About::Call)
+    }
 }
 
 impl Failure {
-    fn level(self) -> Level {
-        match self {
-            Failure::NotSubscribedHere | Failure::Topic(TopicError::NotSubscribed, _) => {
-                Level::Warn
+    /// A refusal of the core about topic `topic`.
+    pub fn topic(topic: c_int) -> impl Fn(Error) -> Failure {
+        move |error| Failure::Refused(error, About::Topic(topic))
+    }
+
+    /// How the failure is logged: its level and its text. The one mapping
+    /// of what can fail to what C is told.
+    fn describe(self) -> (Level, Description) {
+        use About::*;
+        let level = match self {
+            Failure::Refused(Error::NotSubscribed, _) => Level::Warn,
+            Failure::Refused(Error::NotRegistered, Unregistering(_) | Unsubscribing(_)) => {
+                Level::Info
             }
-            Failure::UnregisterUnregistered(_) | Failure::UnsubscribeUnregistered(_) => Level::Info,
             _ => Level::Error,
-        }
+        };
+        (level, Description(self))
     }
 }
 
-impl From<OutOfMemory> for Failure {
-    fn from(_: OutOfMemory) -> Self {
-        Failure::OutOfMemory
-    }
-}
+/// The text of a failure's log line.
+struct Description(Failure);
 
-impl fmt::Display for Failure {
+impl fmt::Display for Description {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Failure::Null(arg) => write!(f, "{arg:?} is NULL"),
-            Failure::OutOfMemory => f.write_str("out of memory"),
-            Failure::ReferenceLimit => f.write_str("reference count overflow"),
-            Failure::SubscriberShutDown => f.write_str("subscriber is shut down"),
-            Failure::QueueShutDown => f.write_str("message queue is shut down"),
-            Failure::QueueDestroyed => f.write_str("queue is being destroyed"),
-            Failure::NotSubscribedHere => f.write_str("subscriber is not subscribed to this queue"),
-            Failure::Topic(error, topic) => match error {
-                TopicError::Invalid => write!(f, "invalid topic {topic}"),
-                TopicError::NotRegistered => write!(f, "topic {topic} is not registered"),
-                TopicError::AlreadyRegistered => {
-                    write!(f, "topic {topic} is already registered")
-                }
-                TopicError::Sync => write!(f, "topic {topic} is synchronous"),
-                TopicError::NotSubscribed => {
-                    write!(f, "subscriber is not subscribed to topic {topic}")
-                }
-                TopicError::EventType => {
-                    write!(f, "topic {topic} makes events of another type")
-                }
-                TopicError::OutOfMemory => f.write_str("out of memory"),
-                TopicError::GeneratorPanicked => write!(
+        use About::*;
+        let error = match self.0 {
+            Failure::Null(arg) => return write!(f, "{arg} is NULL"),
+            Failure::InvalidLevel(level) => return write!(f, "invalid max_level {level}"),
+            Failure::Refused(error, about) => (error, about),
+        };
+        match error {
+            (Error::OutOfMemory, _) => f.write_str("out of memory"),
+            (Error::ReferenceLimit, _) => f.write_str("reference count overflow"),
+            (Error::Closed, Subscriber) => f.write_str("subscriber is shut down"),
+            (Error::Closed, MessageQueue) => f.write_str("message queue is shut down"),
+            (Error::Closed, Queue) => f.write_str("queue is being destroyed"),
+            (Error::NotSubscribed, MessageQueue) => {
+                f.write_str("subscriber is not subscribed to this queue")
+            }
+            (Error::NotRegistered, Unregistering(topic)) => {
+                write!(f, "topic {topic} was not registered")
+            }
+            (Error::NotRegistered, Unsubscribing(topic)) => {
+                write!(f, "topic {topic} is not registered any more")
+            }
+            (error, Topic(topic) | Unregistering(topic) | Unsubscribing(topic)) => match error {
+                Error::InvalidTopic => write!(f, "invalid topic {topic}"),
+                Error::NotRegistered => write!(f, "topic {topic} is not registered"),
+                Error::AlreadyRegistered => write!(f, "topic {topic} is already registered"),
+                Error::Synchronous => write!(f, "topic {topic} is synchronous"),
+                Error::NotSubscribed => write!(f, "subscriber is not subscribed to topic {topic}"),
+                Error::EventType => write!(f, "topic {topic} makes events of another type"),
+                Error::GeneratorPanicked => write!(
                     f,
                     "the generator of topic {topic} panicked; the event reached no subscriber"
                 ),
+                error => write!(f, "topic {topic}: {error}"),
             },
-            Failure::UnregisterUnregistered(topic) => write!(f, "topic {topic} was not registered"),
-            Failure::UnsubscribeUnregistered(topic) => {
-                write!(f, "topic {topic} is not registered any more")
-            }
-            Failure::InvalidLevel(level) => write!(f, "invalid max_level {level}"),
+            (error, _) => write!(f, "{error}"),
         }
     }
 }
 
-/// The body of an export: `ffi_body!(failure, |export| { ... })`, where
-/// `failure` is the value the contract gives the export for bad input and
-/// the body returns `Result<_, Failure>`. A [`Failure`] is logged and a
-/// panic contained (logged too), both under the export's name, which
-/// `export` also gives the body for what else it logs.
-macro_rules! ffi_body {
-    ($failure:expr, |$export:ident| $body:block) => {{
-        // Named after nothing: its type name is the export's path.
-        fn export() {}
-        $crate::ffi::call(export, $failure, |$export: $crate::ffi::Export| $body)
-    }};
-}
-pub(crate) use ffi_body;
-
-/// The export whose body runs: what its log records are named after.
-#[derive(Clone, Copy)]
-pub(crate) struct Export(fn() -> &'static str);
-
-impl Export {
-    /// The export's C name.
-    pub(crate) fn name(self) -> &'static str {
-        (self.0)()
-    }
-}
-
-/// The C name of the export `ffi_body!` defined `E` in: the segment before
-/// the last of `isula_mailbox::ffi::<header>::<export>::export` (or the
-/// last, for a function named as the export it runs for).
-fn name_of<E>() -> &'static str {
-    let path = std::any::type_name::<E>();
-    let path = path.strip_suffix("::export").unwrap_or(path);
-    path.rsplit("::").next().unwrap_or(path)
-}
-
-/// Runs the body of an export (see [`ffi_body!`]).
+/// Runs the body of an export (see [`ffi_fn!`]).
 #[inline]
-pub(crate) fn call<R, E: Fn()>(
-    _export: E,
-    failure: R,
-    body: impl FnOnce(Export) -> Result<R, Failure>,
-) -> R {
-    let export = Export(name_of::<E>);
-    match catch_unwind(AssertUnwindSafe(|| body(export))) {
+pub fn call<R>(export: Export, failure: R, body: impl FnOnce() -> Result<R, Failure>) -> R {
+    match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(value)) => value,
         Ok(Err(reason)) => {
             report(export, reason);
@@ -194,7 +213,8 @@ pub(crate) fn call<R, E: Fn()>(
 #[cold]
 #[inline(never)]
 fn report(export: Export, failure: Failure) {
-    crate::logging::emit(|| log::log!(target: export.name(), failure.level(), "{failure}"));
+    let (level, text) = failure.describe();
+    logging::emit(|| log::log!(target: export.name(), level, "{text}"));
 }
 
 #[cold]
@@ -206,8 +226,8 @@ fn report_panic(export: Export, panic: Box<dyn Any + Send>) {
         .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("unknown");
     log_error!(
-        "{}: internal error contained (panic: {reason})",
-        export.name()
+        target: export.name(),
+        "internal error contained (panic: {reason})"
     );
     // Dropped inside a boundary too: a payload whose `Drop` panics would
     // otherwise unwind from here into C.
@@ -216,8 +236,8 @@ fn report_panic(export: Export, panic: Box<dyn Any + Send>) {
 
 /// Logs what subscribers missed of a message that was published (the
 /// publish itself succeeded; each miss is counted in `dropped`).
-pub(crate) fn report_missed(export: Export, missed: crate::core::message_queue::Missed) {
-    crate::logging::report_missed(export.name(), missed);
+pub(crate) fn report_missed(export: Export, missed: isula_mailbox_core::message_queue::Missed) {
+    logging::report_missed(export.name(), missed);
 }
 
 /// A C timeout in milliseconds: negative means forever (`None`).
@@ -232,8 +252,7 @@ macro_rules! handle_arg {
         // SAFETY: every handle the daemon passes was returned by this
         // library's constructor for its type and not yet destroyed; NULL is
         // checked by `borrow`. That is the contract of every C function here.
-        unsafe { $crate::ffi::handle::borrow($ptr) }
-            .ok_or($crate::ffi::Failure::Null($crate::ffi::Arg::$ptr))?
+        unsafe { $crate::handle::borrow($ptr) }
+            .ok_or($crate::boundary::Failure::Null(stringify!($ptr)))?
     };
 }
-pub(crate) use handle_arg;

@@ -4,10 +4,10 @@
 //! Boxed handles (`blocking_queue`, `message_subscriber`, `message_queue`)
 //! have one owner: made by `*_create`/`*_subscribe`, freed by `*_destroy`.
 //! Messages (`mailbox_message`) are reference-counted instead: see
-//! `mailbox/message.rs`.
+//! the broker's `message.rs`.
 
-use crate::alloc::try_box;
-use crate::core::oom::OutOfMemory;
+use isula_mailbox_broker::alloc::try_box;
+use isula_mailbox_core::error::Error;
 
 /// Ties an opaque C handle type to the Rust value it stands for.
 pub(crate) trait Handle {
@@ -15,7 +15,7 @@ pub(crate) trait Handle {
 }
 
 /// Gives `value` to C as a new handle.
-pub(crate) fn into_handle<C: Handle>(value: C::Target) -> Result<*mut C, OutOfMemory> {
+pub(crate) fn into_handle<C: Handle>(value: C::Target) -> Result<*mut C, Error> {
     Ok(Box::into_raw(try_box(value)?).cast())
 }
 

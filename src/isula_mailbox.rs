@@ -1,35 +1,18 @@
-//! `isula_mailbox.h`: what the library adds to the original API.
+//! `isula_mailbox.h`: what the library adds to the original API (and
+//! `message_queue_destroy`, which build.rs declares there from
+//! `message_queue.rs`: the original `message_queue.h` keeps its API).
 
 use std::num::NonZeroUsize;
 use std::os::raw::{c_char, c_int, c_void};
 
 use log::{Level, LevelFilter, Record};
 
-use super::handle::take_handle;
-use super::mailbox::RawTopic;
-use super::message_queue::message_queue;
-use super::{ffi_body, millis, Arg, Failure};
-use crate::alloc::try_box;
-use crate::logging::{self, LineBuffer};
-use crate::mailbox::mailbox;
+use isula_mailbox_broker::alloc::try_box;
+use isula_mailbox_broker::logging::{self, LineBuffer};
+use isula_mailbox_broker::topics;
 
-/// Shuts the queue down (as `message_queue_shutdown`) and frees it; its
-/// subscribers stay valid (shut down) until destroyed. NULL is a no-op.
-/// Allocates nothing.
-///
-/// # Safety
-/// `mq` is NULL or a live message queue, not used again afterwards.
-#[no_mangle]
-pub unsafe extern "C" fn message_queue_destroy(mq: *mut message_queue) {
-    ffi_body!((), |_export| {
-        // SAFETY: per this function's contract, `mq` is NULL or a live
-        // handle that nobody uses afterwards. Dropping it shuts the queue
-        // down; the little state its subscribers share with it goes with
-        // the last of them.
-        drop(unsafe { take_handle(mq) });
-        Ok(())
-    })
-}
+use crate::boundary::{millis, Failure};
+use crate::mailbox::RawTopic;
 
 /// Log levels, most severe first.
 #[repr(C)]
@@ -47,6 +30,12 @@ pub enum mailbox_log_level {
 #[repr(transparent)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RawLogLevel(pub c_int);
+
+impl From<mailbox_log_level> for RawLogLevel {
+    fn from(level: mailbox_log_level) -> Self {
+        RawLogLevel(level as c_int)
+    }
+}
 
 impl RawLogLevel {
     fn filter(self) -> Option<LevelFilter> {
@@ -106,29 +95,32 @@ impl ForeignLogSink {
     }
 }
 
-/// Routes the library's log records into the daemon's log: records up to
-/// `max_level` go to `fn(level, message, user)`, from whichever thread logs
-/// them; records above it are not even formatted. A NULL `fn` puts back the
-/// default: warnings and errors to stderr. When the call returns, the
-/// previous callback is no longer running and will not be called again.
-/// `max_level` 0 turns logging off. An invalid `max_level` is logged and
-/// changes nothing; so does running out of memory (the callback needs a few
-/// bytes). A record longer than 1023 bytes reaches the callback cut short.
-///
-/// The callback may run while a generator's topic is held (a record logged
-/// by a call the generator made): like the generator, it must not
-/// unregister that topic.
-///
-/// # Safety
-/// `fn` is NULL or safe to call with `user` from any thread until replaced;
-/// it must not call `mailbox_set_log_callback` itself.
-#[no_mangle]
-pub unsafe extern "C" fn mailbox_set_log_callback(
-    r#fn: mailbox_log_fn,
-    max_level: RawLogLevel,
-    user: *mut c_void,
-) {
-    ffi_body!((), |_export| {
+ffi_fn! {
+    /// Routes the library's log records into the daemon's log: records up to
+    /// `max_level` go to `fn(level, message, user)`, from whichever thread logs
+    /// them; records above it are not even formatted and never reach it, even
+    /// from a thread that was logging while an earlier, more verbose callback
+    /// was being replaced (the callback's own level decides, as it is called).
+    /// A NULL `fn` puts back the default sink: isula_libutils' log where the
+    /// library was built with it, else warnings and errors to stderr. When the
+    /// call returns, the previous callback is no longer running and will not
+    /// be called again.
+    /// `max_level` 0 turns logging off. An invalid `max_level` is logged and
+    /// changes nothing; so does running out of memory (the callback needs a few
+    /// bytes). A record longer than 1023 bytes reaches the callback cut short.
+    ///
+    /// The callback may run while a generator's topic is held (a record logged
+    /// by a call the generator made): like the generator, it must not
+    /// unregister that topic.
+    ///
+    /// # Safety
+    /// `fn` is NULL or safe to call with `user` from any thread until replaced;
+    /// it must not call `mailbox_set_log_callback` itself.
+    unsafe fn mailbox_set_log_callback(
+        r#fn: mailbox_log_fn,
+        max_level: RawLogLevel,
+        user: *mut c_void,
+    ) {
         let Some(callback) = r#fn else {
             logging::set_sink(None, logging::DEFAULT_LEVEL)?;
             return Ok(());
@@ -140,7 +132,7 @@ pub unsafe extern "C" fn mailbox_set_log_callback(
         let sink = try_box(move |record: &Record<'_>| sink.emit(record))?;
         logging::set_sink(Some(sink), level)?;
         Ok(())
-    })
+    }
 }
 
 /// Counters of one topic since it was registered (this registration: a
@@ -163,26 +155,22 @@ pub struct mailbox_topic_stats {
     pub subscribers: u32,
 }
 
-/// Fills `*out` with the counters of the registered `topic`. Relaxed
-/// atomics: publishing takes no lock to count. `pending` is summed over the
-/// subscribers, each locked in turn. Allocates nothing.
-///
-/// Returns 0, or -1 for NULL `out` or an invalid or unregistered topic.
-///
-/// # Safety
-/// `out` is NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn mailbox_get_topic_stats(
-    topic: RawTopic,
-    out: *mut mailbox_topic_stats,
-) -> c_int {
-    ffi_body!(-1, |_export| {
+ffi_fn! {
+    /// Fills `*out` with the counters of the registered `topic`. Relaxed
+    /// atomics: publishing takes no lock to count. `pending` is summed over the
+    /// subscribers, each locked in turn. Allocates nothing.
+    ///
+    /// Returns 0, or -1 for NULL `out` or an invalid or unregistered topic.
+    ///
+    /// # Safety
+    /// `out` is NULL or writable.
+    unsafe fn mailbox_get_topic_stats(topic: RawTopic, out: *mut mailbox_topic_stats) -> c_int {
         if out.is_null() {
-            return Err(Failure::Null(Arg::out));
+            return Err(Failure::Null("out"));
         }
-        let stats = mailbox()
+        let stats = topics()
             .stats(topic.index()?)
-            .map_err(|error| topic.failure(error))?;
+            .map_err(Failure::topic(topic.0))?;
         let stats = mailbox_topic_stats {
             published: stats.published,
             delivered: stats.delivered,
@@ -194,49 +182,46 @@ pub unsafe extern "C" fn mailbox_get_topic_stats(
         // writable.
         unsafe { out.write(stats) };
         Ok(0)
-    })
+    } else -1
 }
 
-/// Sets how long pops of subscribers made from now on wait, in
-/// milliseconds (negative: forever; default 1000).
-///
-/// Returns 0, or -1 for an invalid topic. Allocates nothing.
-#[no_mangle]
-pub extern "C" fn mailbox_set_subscriber_timeout(topic: RawTopic, timeout_ms: i64) -> c_int {
-    ffi_body!(-1, |_export| {
-        mailbox()
+ffi_fn! {
+    /// Sets how long pops of subscribers made from now on wait, in
+    /// milliseconds (negative: forever; default 1000).
+    ///
+    /// Returns 0, or -1 for an invalid topic. Allocates nothing.
+    fn mailbox_set_subscriber_timeout(topic: RawTopic, timeout_ms: i64) -> c_int {
+        topics()
             .set_subscriber_timeout(topic.index()?, millis(timeout_ms))
-            .map_err(|error| topic.failure(error))?;
+            .map_err(Failure::topic(topic.0))?;
         Ok(0)
-    })
+    } else -1
 }
 
-/// Bounds subscribers made from now on to `capacity` pending messages (0:
-/// unbounded, the default). A full subscriber drops its oldest pending
-/// message (with `mailbox_message_unref`) to make room, and the topic's
-/// `dropped` counter counts it; the order of what it keeps is unchanged.
-///
-/// Returns 0, or -1 for an invalid topic. Allocates nothing.
-#[no_mangle]
-pub extern "C" fn mailbox_set_subscriber_capacity(topic: RawTopic, capacity: usize) -> c_int {
-    ffi_body!(-1, |_export| {
-        mailbox()
+ffi_fn! {
+    /// Bounds subscribers made from now on to `capacity` pending messages (0:
+    /// unbounded, the default). A full subscriber drops its oldest pending
+    /// message (with `mailbox_message_unref`) to make room, and the topic's
+    /// `dropped` counter counts it; the order of what it keeps is unchanged.
+    ///
+    /// Returns 0, or -1 for an invalid topic. Allocates nothing.
+    fn mailbox_set_subscriber_capacity(topic: RawTopic, capacity: usize) -> c_int {
+        topics()
             .set_subscriber_capacity(topic.index()?, NonZeroUsize::new(capacity))
-            .map_err(|error| topic.failure(error))?;
+            .map_err(Failure::topic(topic.0))?;
         Ok(0)
-    })
+    } else -1
 }
 
 /// The library's version, NUL-terminated, for [`isula_mailbox_version`].
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "\0");
 
-/// The version of the library linked, "MAJOR.MINOR.PATCH": the same numbers
-/// as the `ISULA_MAILBOX_VERSION_*` macros of the headers it was built with
-/// (a program compares the two to see which library it runs on). A static
-/// string: never NULL, never freed.
-#[no_mangle]
-pub extern "C" fn isula_mailbox_version() -> *const c_char {
-    ffi_body!(VERSION.as_ptr().cast(), |_export| {
+ffi_fn! {
+    /// The version of the library linked, "MAJOR.MINOR.PATCH": the same numbers
+    /// as the `ISULA_MAILBOX_VERSION_*` macros of the headers it was built with
+    /// (a program compares the two to see which library it runs on). A static
+    /// string: never NULL, never freed.
+    fn isula_mailbox_version() -> *const c_char {
         Ok(VERSION.as_ptr().cast())
-    })
+    } else VERSION.as_ptr().cast()
 }

@@ -1,43 +1,36 @@
-//! # isula-mailbox
+//! # isula-mailbox-ffi: the C library
 //!
-//! iSulad's in-process pub/sub — the C modules `blocking_queue`,
-//! `mailbox_message`, `message_subscriber`, `message_queue` and `mailbox` —
-//! rewritten in Rust behind the same C ABI, with a safe Rust API over the
-//! same topics.
+//! iSulad's in-process pub/sub behind the C ABI of the modules it replaces
+//! (`blocking_queue`, `mailbox_message`, `message_subscriber`,
+//! `message_queue`, `mailbox`) and of `isula_mailbox.h`, which adds to
+//! them. This crate's one job is that ABI: one module per header, named as
+//! the header is and owning its C types (from Rust,
+//! `isula_mailbox_ffi::blocking_queue::blocking_queue_push`); every export written by [`ffi_fn!`]
+//! in the same three steps: check and convert the pointers, call the core
+//! or the broker, map the result. Its Rust items are the C API itself (for
+//! the tests, benchmarks and fuzzer that call it from Rust, and for a Rust
+//! program that links the daemon's C code with it); Rust code that uses the
+//! topics uses the Rust API, the `isula-mailbox` crate, instead.
 //!
-//! - The Rust API ([`Topic`], [`Subscription`], [`Event`], …): the topics
-//!   the C functions use, for Rust code in the daemon. No `unsafe`.
-//! - [`core`]: the safe, generic building blocks (no `unsafe`, no C, no
-//!   logging).
-//!
-//! Inside, from the bottom up: `sys` and `alloc` (what std lacks, made
-//! safe), `core`, the process's `mailbox` (its topic table, its messages,
-//! when their releases run, the typed events), then, side by side on it,
-//! the Rust API and `ffi`, the C ABI (only its C symbols leave the crate);
-//! `logging` beside them. The C headers in `include/` are generated from
-//! `ffi` by cbindgen; what the library promises is in `docs/CONTRACT.md`.
-#![warn(missing_docs)]
+//! Built as a static and a shared library (`libisula_mailbox_ffi.a`,
+//! `.so`); CMake turns them into what the daemon links,
+//! `libisula_mailbox.a` (localized to the C API) and
+//! `libisula_mailbox.so.0`. The headers in `include/` are generated from
+//! these modules (build.rs, feature `generate-headers`); what the library
+//! promises is in the headers and `docs/CONTRACT.md`.
+#![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn)]
-// The loom build checks the core alone; what only the layers above use is
-// idle there.
-#![cfg_attr(loom, allow(dead_code, unused_imports, unused_macros))]
 
-// Used by the layers above the core only, as is what it is built on.
-#[cfg(not(loom))]
 #[macro_use]
-mod logging;
+pub mod boundary;
+mod handle;
 
-mod alloc;
-#[cfg(not(loom))]
-mod api;
-pub mod core;
-// The process's mailbox and the C ABI need the compile-time-made `static`s
-// that loom's models cannot provide; loom checks the core alone.
-#[cfg(not(loom))]
-mod ffi;
-#[cfg(not(loom))]
-mod mailbox;
-mod sys;
+pub mod blocking_queue;
+pub mod isula_mailbox;
+pub mod mailbox;
+pub mod mailbox_message;
+pub mod message_queue;
+pub mod message_subscriber;
 
-#[cfg(not(loom))]
-pub use api::*;
+#[cfg(test)]
+mod tests;

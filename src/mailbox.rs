@@ -1,21 +1,21 @@
 //! `mailbox.h`: the process's topics, where publishers and subscribers meet
-//! (the table itself is the mailbox's, shared with the Rust API:
-//! `mailbox/mod.rs`).
+//! (the table itself is the broker's, shared with the Rust API).
 
 use std::mem::{align_of, offset_of, size_of};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr;
 
-use super::blocking_queue::message_release_t;
-use super::handle::into_handle;
-use super::message_subscriber::message_subscriber;
-use super::{ffi_body, handle_arg, report_missed, Arg, Failure};
-use crate::alloc::try_box;
-use crate::core::oom::OutOfMemory;
-use crate::core::topics::{Delivery, Expected, Published, TopicError};
-use crate::mailbox::events::{ContainerEventKind, RawContainerMessage};
-use crate::mailbox::message::ForeignMessage;
-use crate::mailbox::{self, mailbox, publish, RawInput};
+use isula_mailbox_broker::alloc::try_box;
+use isula_mailbox_broker::message::Message;
+use isula_mailbox_broker::typed::{ContainerEventKind, RawContainerMessage};
+use isula_mailbox_broker::{self as broker, log_debug, publish, topics, RawInput};
+use isula_mailbox_core::error::Error;
+use isula_mailbox_core::topics::{Delivery, Expected, Published};
+
+use crate::blocking_queue::message_release_t;
+use crate::boundary::{report_missed, About, Failure};
+use crate::handle::into_handle;
+use crate::message_subscriber::message_subscriber;
 
 /// The topics (values as in the original).
 // Declared for the header: C passes any `int` (see `RawTopic`).
@@ -28,10 +28,10 @@ pub enum mailbox_topic {
     MAILBOX_TOPIC_MAX = 1,
 }
 
-// The C enum and the mailbox's topics are the same numbers.
+// The C enum and the broker's topics are the same numbers.
 const _: () = assert!(
-    mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as usize == mailbox::CRI_CONTAINER
-        && mailbox_topic::MAILBOX_TOPIC_MAX as usize == mailbox::TOPIC_COUNT
+    mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as usize == broker::CRI_CONTAINER
+        && mailbox_topic::MAILBOX_TOPIC_MAX as usize == broker::TOPIC_COUNT
 );
 
 /// A `mailbox_topic` as C passes it: any `int`, checked before use (a Rust
@@ -46,15 +46,8 @@ impl RawTopic {
     pub(crate) fn index(self) -> Result<usize, Failure> {
         usize::try_from(self.0)
             .ok()
-            .filter(|&index| index < mailbox::TOPIC_COUNT)
-            .ok_or(Failure::Topic(TopicError::Invalid, self.0))
-    }
-
-    pub(crate) fn failure(self, error: TopicError) -> Failure {
-        match error {
-            TopicError::OutOfMemory => Failure::OutOfMemory,
-            error => Failure::Topic(error, self.0),
-        }
+            .filter(|&index| index < broker::TOPIC_COUNT)
+            .ok_or(Failure::Refused(Error::InvalidTopic, About::Topic(self.0)))
     }
 }
 
@@ -94,6 +87,12 @@ const _: () = {
             && CRI_CONTAINER_MESSAGE_TYPE_DELETED as i32 == ContainerEventKind::Deleted as i32
     );
 };
+
+impl From<cri_container_message_type> for RawMessageType {
+    fn from(kind: cri_container_message_type) -> Self {
+        RawMessageType(kind as c_int)
+    }
+}
 
 /// What the daemon publishes on `MAILBOX_TOPIC_CRI_CONTAINER`; the library
 /// hands it to the topic's generator and never reads it.
@@ -138,38 +137,41 @@ impl ForeignGenerator {
     /// Calls the generator; a non-NULL result becomes a message that the
     /// topic's release function will release. The message is allocated
     /// first: out of memory, the generator is not called.
-    fn generate(&self, input: RawInput) -> Result<Option<ForeignMessage>, OutOfMemory> {
+    fn generate(&self, input: RawInput) -> Result<Option<Message>, Error> {
         // SAFETY: `generator`, `context` and `release` were registered
         // together by the daemon, which promises that the generator may be
         // called from any thread and that `release` releases what it makes.
-        unsafe { ForeignMessage::make(|| (self.generator)(self.context, input.0), self.release) }
+        unsafe { Message::make(|| (self.generator)(self.context, input.0), self.release) }
     }
 }
 
-/// Registers `topic`. An async topic gets a message queue: `mailbox_publish`
-/// calls `generator(context, data)` only when someone subscribes, and
-/// publishes its non-NULL result as a message released by `release`. A sync
-/// topic calls the generator in the publishing thread and passes a non-NULL
-/// result to `release` at once.
-///
-/// Returns 0, or -1 for an invalid topic, a NULL generator, a topic already
-/// registered, or when memory runs out (then nothing is registered).
-///
-/// # Safety
-/// `generator`, `context` and `release` are valid to call and use from any
-/// thread until the topic is unregistered.
-#[no_mangle]
-pub unsafe extern "C" fn mailbox_register_topic_handler(
-    topic: RawTopic,
-    generator: message_generator_t,
-    context: *mut c_void,
-    release: message_release_t,
-    r#async: bool,
-) -> c_int {
-    ffi_body!(-1, |export| {
+ffi_fn! {
+    /// Registers `topic`. An async topic gets a message queue: `mailbox_publish`
+    /// calls `generator(context, data)` once, only when someone subscribes,
+    /// and publishes its non-NULL result as a message released by `release`
+    /// (delivered as by `message_queue_publish`). A sync topic calls the
+    /// generator in the publishing thread and passes a non-NULL result to
+    /// `release` at once.
+    ///
+    /// The topics are one table per process: registering and unregistering
+    /// are safe while other threads publish or subscribe.
+    ///
+    /// Returns 0, or -1 for an invalid topic, a NULL generator, a topic already
+    /// registered, or when memory runs out (then nothing is registered).
+    ///
+    /// # Safety
+    /// `generator`, `context` and `release` are valid to call and use from any
+    /// thread until the topic is unregistered.
+    unsafe fn mailbox_register_topic_handler(
+        topic: RawTopic,
+        generator: message_generator_t,
+        context: *mut c_void,
+        release: message_release_t,
+        r#async: bool,
+    ) -> c_int {
         let index = topic.index()?;
         let generator = ForeignGenerator {
-            generator: generator.ok_or(Failure::Null(Arg::generator))?,
+            generator: generator.ok_or(Failure::Null("generator"))?,
             context,
             release,
         };
@@ -180,122 +182,114 @@ pub unsafe extern "C" fn mailbox_register_topic_handler(
             Delivery::Sync
         };
         // What a C generator makes is unknown to Rust: no event type.
-        mailbox()
+        topics()
             .register(index, generate, delivery, None)
-            .map_err(|error| topic.failure(error))?;
-        log_debug!(target: export.name(), "topic {} registered ({delivery:?})", topic.0);
+            .map_err(Failure::topic(topic.0))?;
+        log_debug!(target: EXPORT.name(), "topic {} registered ({delivery:?})", topic.0);
         Ok(0)
-    })
+    } else -1
 }
 
-/// Unregisters `topic`: its subscribers are shut down (their pops return
-/// NULL) and it can be registered again. Returns once no publish is still
-/// inside the generator, so its context may be freed afterwards. Allocates
-/// nothing.
-///
-/// # Safety
-/// Must not be called from inside the topic's generator.
-#[no_mangle]
-pub unsafe extern "C" fn mailbox_unregister_topic_handler(topic: RawTopic) {
-    ffi_body!((), |export| {
-        let shut_down = mailbox()
+ffi_fn! {
+    /// Unregisters `topic`: its subscribers are shut down (their pops return
+    /// NULL), its message queue is freed, and it can be registered again (a
+    /// new registration starts with no subscriber). Returns once no publish is
+    /// still inside the generator, so its context may be freed afterwards.
+    /// Unregistering a topic not registered logs at info level (the daemon
+    /// does it at every shutdown when pod events are off). Allocates nothing.
+    ///
+    /// # Safety
+    /// Must not be called from inside the topic's generator.
+    unsafe fn mailbox_unregister_topic_handler(topic: RawTopic) {
+        let shut_down = topics()
             .unregister(topic.index()?)
-            .map_err(|error| match error {
-                TopicError::NotRegistered => Failure::UnregisterUnregistered(topic.0),
-                error => topic.failure(error),
-            })?;
+            .map_err(|error| Failure::Refused(error, About::Unregistering(topic.0)))?;
         log_debug!(
-            target: export.name(),
+            target: EXPORT.name(),
             "topic {} unregistered, {shut_down} subscribers shut down",
             topic.0
         );
         Ok(())
-    })
-}
-
-/// Publishes `data` on `topic`: see `mailbox_register_topic_handler`. Does
-/// nothing for an unregistered topic, and for an async topic nobody
-/// subscribes to (without calling the generator, taking a lock or
-/// allocating). When memory runs out, the event reaches nobody (the
-/// generator is not called): it is logged and each subscriber's miss is
-/// counted in `mailbox_topic_stats.dropped`.
-///
-/// # Safety
-/// `data` is whatever the topic's generator expects.
-#[no_mangle]
-pub unsafe extern "C" fn mailbox_publish(topic: RawTopic, data: *mut c_void) {
-    // The daemon publishes on every container event, mostly to nobody. That
-    // check is two atomic loads that cannot panic, so it runs before the
-    // boundary, keeping this path free of a stack frame; the rest runs
-    // inside it.
-    if usize::try_from(topic.0).is_ok_and(|index| mailbox().is_quiet(index)) {
-        return;
     }
-    publish_in_boundary(topic, data);
 }
 
-#[inline(never)]
-fn publish_in_boundary(topic: RawTopic, data: *mut c_void) {
-    // Named as the export it runs for: its records are that export's.
-    fn mailbox_publish() {}
-    super::call(mailbox_publish, (), |export| {
-        match publish(topic.index()?, RawInput(data)).map_err(|error| topic.failure(error))? {
+ffi_fn! {
+    /// Publishes `data` on `topic`: see `mailbox_register_topic_handler`. Does
+    /// nothing for an invalid topic (logged) or an unregistered one, and for
+    /// an async topic nobody subscribes to (without calling the generator,
+    /// taking a lock or allocating: two atomic loads). When memory runs out,
+    /// the event reaches nobody (the generator is not called, the message
+    /// being allocated first; or what it made is released once): it is logged
+    /// and each subscriber's miss is counted in `mailbox_topic_stats.dropped`.
+    /// A subscriber that cannot grow misses the event alone (logged, counted).
+    ///
+    /// # Safety
+    /// `data` is whatever the topic's generator expects.
+    unsafe fn mailbox_publish(topic: RawTopic, data: *mut c_void)
+    // The daemon publishes on every container event, mostly to nobody.
+    // That check is two atomic loads that cannot panic, so it runs before
+    // the boundary, keeping this path free of a stack frame.
+    before {
+        if usize::try_from(topic.0).is_ok_and(|index| topics().is_quiet(index)) {
+            return;
+        }
+    }
+    {
+        match publish(topic.index()?, RawInput(data)).map_err(Failure::topic(topic.0))? {
             Published::Done(missed) => {
-                report_missed(export, missed);
+                report_missed(EXPORT, missed);
                 Ok(())
             }
             Published::Quiet | Published::Nothing => Ok(()),
         }
-    })
+    }
 }
 
-/// Subscribes to the async `topic`.
-///
-/// Returns a subscriber (free it with `message_subscriber_destroy`), or NULL
-/// for an invalid, unregistered or sync topic, or when memory runs out.
-#[no_mangle]
-pub extern "C" fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber {
-    ffi_body!(ptr::null_mut(), |export| {
+ffi_fn! {
+    /// Subscribes to the async `topic`.
+    ///
+    /// Returns a subscriber (free it with `message_subscriber_destroy`), or NULL
+    /// for an invalid or unregistered topic (logged), a sync topic (silently:
+    /// it has nothing to subscribe to), or when memory runs out (logged).
+    fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber {
         let index = topic.index()?;
         // C cannot say what it expects: no type check.
-        match mailbox().subscribe(index, Expected::Anything) {
+        match topics().subscribe(index, Expected::Anything) {
             Ok(subscriber) => {
                 let sub = into_handle::<message_subscriber>(subscriber)?;
                 log_debug!(
-                    target: export.name(),
+                    target: EXPORT.name(),
                     "subscriber {sub:p} attached to topic {index} ({} now)",
-                    mailbox().subscriber_count(index)
+                    topics().subscriber_count(index)
                 );
                 Ok(sub)
             }
             // Sync topics have nothing to subscribe to: not an error.
-            Err(TopicError::Sync) => Ok(ptr::null_mut()),
-            Err(error) => Err(topic.failure(error)),
+            Err(Error::Synchronous) => Ok(ptr::null_mut()),
+            Err(error) => Err(Failure::topic(topic.0)(error)),
         }
-    })
+    } else ptr::null_mut()
 }
 
-/// Stops delivering `topic` to `sub`, as `message_queue_unsubscribe`.
-/// Allocates nothing.
-///
-/// # Safety
-/// `sub` is NULL or a live subscriber.
-#[no_mangle]
-pub unsafe extern "C" fn mailbox_unsubscribe(topic: RawTopic, sub: *mut message_subscriber) {
-    ffi_body!((), |export| {
+ffi_fn! {
+    /// Stops delivering `topic` to `sub`, as `message_queue_unsubscribe` (`sub`
+    /// is not freed). For a topic unregistered meanwhile it logs at info level
+    /// and does nothing: unregistering detached `sub` already (a stream ending
+    /// during the daemon's shutdown does it). Allocates nothing.
+    ///
+    /// # Safety
+    /// `sub` is NULL or a live subscriber.
+    unsafe fn mailbox_unsubscribe(topic: RawTopic, sub: *mut message_subscriber) {
         let subscriber = handle_arg!(sub);
         let index = topic.index()?;
-        mailbox()
+        topics()
             .unsubscribe(index, subscriber)
-            .map_err(|error| match error {
-                TopicError::NotRegistered => Failure::UnsubscribeUnregistered(topic.0),
-                error => topic.failure(error),
-            })?;
+            .map_err(|error| Failure::Refused(error, About::Unsubscribing(topic.0)))?;
         log_debug!(
-            target: export.name(),
+            target: EXPORT.name(),
             "subscriber {sub:p} detached from topic {index} ({} now)",
-            mailbox().subscriber_count(index)
+            topics().subscriber_count(index)
         );
         Ok(())
-    })
+    }
 }

@@ -5,9 +5,10 @@ use std::os::raw::c_void;
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::mailbox_message::*;
-use super::{call, ffi_body, name_of, Failure};
-use crate::mailbox::message::ForeignMessage;
+use isula_mailbox_broker::message::Message;
+
+use crate::boundary::{call, Export, Failure};
+use crate::mailbox_message::*;
 
 /// A panic payload that panics again when dropped.
 struct PanicsOnDrop;
@@ -18,49 +19,38 @@ impl Drop for PanicsOnDrop {
     }
 }
 
+static PANICS: AtomicUsize = AtomicUsize::new(0);
+
+ffi_fn! {
+    /// An export whose body panics the first time.
+    fn isula_mailbox_test_panics_once() -> i32 {
+        if PANICS.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("fault injected");
+        }
+        Ok(EXPORT.name().len() as i32)
+    } else -1
+}
+
 /// A body that panics returns the export's failure value; the next call
-/// works. Every export is an `ffi_body!` (`tests/layout.rs` checks), so
-/// this is what each does.
+/// works. Every export is an `ffi_fn!`, so this is what each does.
 #[test]
 fn a_panic_in_a_body_returns_the_failure_value() {
-    fn export() -> i32 {
-        ffi_body!(-1, |_export| {
-            if PANICS.fetch_add(1, Ordering::SeqCst) == 0 {
-                panic!("fault injected");
-            }
-            Ok(0)
-        })
-    }
-    static PANICS: AtomicUsize = AtomicUsize::new(0);
-    assert_eq!(export(), -1, "contained");
-    assert_eq!(export(), 0, "works after");
+    assert_eq!(isula_mailbox_test_panics_once(), -1, "contained");
+    assert_eq!(
+        isula_mailbox_test_panics_once(),
+        "isula_mailbox_test_panics_once".len() as i32,
+        "works after, and knows its name"
+    );
 }
 
 /// Reporting a contained panic must not let a second one out: a payload
 /// whose `Drop` panics would unwind into C (an abort since Rust 1.81).
 #[test]
 fn a_panic_payload_that_panics_when_dropped_is_contained() {
-    fn export() {}
-    let failure = call(export, 7, |_| -> Result<i32, Failure> {
+    let failure = call(Export("test"), 7, || -> Result<i32, Failure> {
         std::panic::panic_any(PanicsOnDrop)
     });
     assert_eq!(failure, 7);
-}
-
-/// What `ffi_body!` names an export's records after (`tests/log_callback.rs`
-/// reads one through a real export).
-#[test]
-fn failures_are_named_after_their_export() {
-    fn name<E: Fn()>(_: E) -> &'static str {
-        name_of::<E>()
-    }
-    fn blocking_queue_push() -> &'static str {
-        fn export() {}
-        name(export)
-    }
-    fn mailbox_publish() {}
-    assert_eq!(blocking_queue_push(), "blocking_queue_push");
-    assert_eq!(name(mailbox_publish), "mailbox_publish");
 }
 
 static DESTROYED: AtomicUsize = AtomicUsize::new(0);
@@ -76,8 +66,8 @@ fn ref_at_the_limit_fails_and_changes_nothing() {
         let message = mailbox_message_create(ptr::null_mut(), Some(count_destroy));
         // As if INT_MAX - 2 holders existed besides ours (real references
         // would take minutes to make).
-        let view = ForeignMessage::borrow_raw(message).unwrap();
-        let pretend = ForeignMessage::MAX_REFS - 3;
+        let view = Message::borrow_raw(message).unwrap();
+        let pretend = Message::MAX_REFS - 3;
         view.add_holders_for_test(pretend);
         assert_eq!(mailbox_message_ref(message), 0);
         assert_eq!(mailbox_message_ref(message), 0);

@@ -2,10 +2,7 @@
 //! - every relative link and every repository path written in `README.md`,
 //!   `BENCHMARKS.md`, `docs/` (and any other Markdown file of the project)
 //!   exists, and none leads outside the repository;
-//! - so does every file name in the head comment of a `c-tests/` source;
-//! - and what the contract says about callbacks and `fork()` is written
-//!   where a daemon developer reads it (the contract and the headers, the
-//!   one copy of each: the README points to them).
+//! - so does every file name in the head comment of a `c-tests/` source.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -230,20 +227,4 @@ fn file_names_in_c_test_heads_exist() {
         "not in the repository:\n{}",
         problems.join("\n")
     );
-}
-
-/// A callback may call anything but destroy the handle whose call runs
-/// it; after fork() a child may only exec. Both written where a daemon
-/// developer reads them: the contract and the headers.
-#[test]
-fn the_callback_rule_and_the_fork_rule_are_written_down() {
-    let read = |path: &str| fs::read_to_string(root().join(path)).unwrap();
-    let contract = read("docs/CONTRACT.md");
-    assert!(
-        contract.contains("except destroying the\n  handle whose call is running it"),
-        "callback rule"
-    );
-    assert!(contract.contains("fork()"), "fork rule");
-    assert!(read("include/blocking_queue.h").contains("except destroying this queue"));
-    assert!(read("include/message_subscriber.h").contains("except destroying this\n * subscriber"));
 }

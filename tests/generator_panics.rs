@@ -13,7 +13,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use isula_mailbox::{ContainerEventKind, ContainerMessage, RecvError, CRI_CONTAINER};
-use isula_mailbox_abi as c;
+use isula_mailbox_ffi::isula_mailbox::mailbox_log_level::{MAILBOX_LOG_ERROR, MAILBOX_LOG_WARN};
+use isula_mailbox_ffi::isula_mailbox::{
+    mailbox_get_topic_stats, mailbox_set_log_callback, mailbox_topic_stats, RawLogLevel,
+};
+use isula_mailbox_ffi::mailbox::cri_container_message_type::CRI_CONTAINER_MESSAGE_TYPE_STARTED;
+use isula_mailbox_ffi::mailbox::mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER;
+use isula_mailbox_ffi::mailbox::{cri_container_message_t, mailbox_publish, mailbox_subscribe};
+use isula_mailbox_ffi::mailbox_message::mailbox_message_unref;
+use isula_mailbox_ffi::message_subscriber::{message_subscriber_destroy, message_subscriber_pop};
 
 /// One test at a time: the topic is process-wide.
 static TOPIC: Mutex<()> = Mutex::new(());
@@ -72,26 +80,26 @@ fn message_of(id: &CStr) -> ContainerMessage<'_> {
 
 /// Publishes through the C ABI, as the daemon's executor does.
 fn c_publish(id: &CStr) {
-    let mut message = c::cri_container_message_t {
+    let mut message = cri_container_message_t {
         container_id: id.as_ptr(),
         sandbox_id: c"pod".as_ptr(),
-        r#type: c::CRI_CONTAINER_MESSAGE_TYPE_STARTED,
+        r#type: CRI_CONTAINER_MESSAGE_TYPE_STARTED.into(),
     };
     // SAFETY: the topic's generator reads a `cri_container_message_t`,
     // valid for the call.
     unsafe {
-        c::mailbox_publish(
-            c::MAILBOX_TOPIC_CRI_CONTAINER,
+        mailbox_publish(
+            MAILBOX_TOPIC_CRI_CONTAINER.into(),
             ptr::addr_of_mut!(message).cast(),
         )
     };
 }
 
-fn stats() -> c::mailbox_topic_stats {
-    let mut stats = c::mailbox_topic_stats::default();
+fn stats() -> mailbox_topic_stats {
+    let mut stats = mailbox_topic_stats::default();
     // SAFETY: `stats` is writable.
     assert_eq!(
-        unsafe { c::mailbox_get_topic_stats(c::MAILBOX_TOPIC_CRI_CONTAINER, &mut stats) },
+        unsafe { mailbox_get_topic_stats(MAILBOX_TOPIC_CRI_CONTAINER.into(), &mut stats) },
         0
     );
     stats
@@ -100,7 +108,7 @@ fn stats() -> c::mailbox_topic_stats {
 static ERRORS: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
 unsafe extern "C" fn collect_errors(
-    _level: c::mailbox_log_level,
+    _level: RawLogLevel,
     message: *const c_char,
     _user: *mut c_void,
 ) {
@@ -119,7 +127,11 @@ fn with_topic(test: impl FnOnce()) {
     ERRORS.lock().unwrap().clear();
     // SAFETY: `collect_errors` may be called from any thread.
     unsafe {
-        c::mailbox_set_log_callback(Some(collect_errors), c::MAILBOX_LOG_ERROR, ptr::null_mut())
+        mailbox_set_log_callback(
+            Some(collect_errors),
+            MAILBOX_LOG_ERROR.into(),
+            ptr::null_mut(),
+        )
     };
     let made = MADE.load(Ordering::SeqCst);
     let dropped = DROPPED.load(Ordering::SeqCst);
@@ -127,7 +139,7 @@ fn with_topic(test: impl FnOnce()) {
     test();
     CRI_CONTAINER.unregister().unwrap();
     // SAFETY: no callback.
-    unsafe { c::mailbox_set_log_callback(None, c::MAILBOX_LOG_WARN, ptr::null_mut()) };
+    unsafe { mailbox_set_log_callback(None, MAILBOX_LOG_WARN.into(), ptr::null_mut()) };
     assert_eq!(
         MADE.load(Ordering::SeqCst) - made,
         DROPPED.load(Ordering::SeqCst) - dropped,
@@ -168,7 +180,7 @@ fn async_topic_rust_subscriber_rust_and_c_publishers() {
 fn async_topic_c_subscriber() {
     with_topic(|| {
         // SAFETY: the topic is registered; the subscriber is destroyed below.
-        let sub = unsafe { c::mailbox_subscribe(c::MAILBOX_TOPIC_CRI_CONTAINER) };
+        let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER.into());
         assert!(!sub.is_null());
         c_publish(c"panic");
         CRI_CONTAINER.publish(&message_of(c"panic"));
@@ -177,10 +189,10 @@ fn async_topic_c_subscriber() {
         // SAFETY: `sub` is live, `msg` writable; the popped reference is
         // ours and given back; its data is a `Counted` (the generator's).
         unsafe {
-            assert_eq!(c::message_subscriber_pop(sub, &mut msg), 0);
+            assert_eq!(message_subscriber_pop(sub, &mut msg), 0);
             assert_eq!((*(*msg).data.cast::<Counted>()).container, "ok");
-            c::mailbox_message_unref(msg);
-            c::message_subscriber_destroy(sub);
+            mailbox_message_unref(msg);
+            message_subscriber_destroy(sub);
         }
         assert_eq!(errors().len(), 2);
     });

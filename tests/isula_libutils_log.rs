@@ -7,7 +7,7 @@
 //! Needs isula_libutils (lcr): `scripts/isulad-e2e` runs it against the one
 //! it builds, with `ISULA_LIBUTILS_INCLUDE_DIR`, `ISULA_LIBUTILS_LIB_DIR`
 //! and `LD_LIBRARY_PATH` set:
-//! `cargo test --features isula-libutils-log --test isula_libutils_log`.
+//! `cargo test -p isula-mailbox-ffi --features isula-libutils-log --test isula_libutils_log`.
 #![cfg(feature = "isula-libutils-log")]
 
 use std::ffi::CString;
@@ -16,7 +16,10 @@ use std::os::raw::{c_char, c_int, c_void};
 use std::os::unix::fs::OpenOptionsExt;
 use std::ptr;
 
-use isula_mailbox_abi::*;
+use isula_mailbox_ffi::mailbox::mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER;
+use isula_mailbox_ffi::mailbox::{
+    mailbox_register_topic_handler, mailbox_subscribe, mailbox_unregister_topic_handler, RawTopic,
+};
 
 /// `struct isula_libutils_log_config` of `<isula_libutils/log.h>`.
 #[repr(C)]
@@ -58,10 +61,10 @@ fn records_reach_the_daemons_log_named_and_as_arguments() {
     // SAFETY: an invalid topic is handled bad input; the generator is a C
     // function taking any pointers; the topic is unregistered at the end.
     unsafe {
-        assert!(mailbox_subscribe(42).is_null());
+        assert!(mailbox_subscribe(RawTopic(42)).is_null());
         assert_eq!(
             mailbox_register_topic_handler(
-                MAILBOX_TOPIC_CRI_CONTAINER,
+                MAILBOX_TOPIC_CRI_CONTAINER.into(),
                 Some(generate),
                 ptr::null_mut(),
                 None,
@@ -69,7 +72,7 @@ fn records_reach_the_daemons_log_named_and_as_arguments() {
             ),
             0
         );
-        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER.into());
     }
     // Rust code of the daemon logs through the same logger.
     log::error!(target: "hostile", "%n%s%s%n%p quoted");

@@ -12,20 +12,25 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use isula_mailbox_abi::{
-    mailbox_log_level, mailbox_message_ref, mailbox_register_topic_handler,
-    mailbox_set_log_callback, mailbox_subscribe, mailbox_unregister_topic_handler,
-    mailbox_unsubscribe, message_subscriber_destroy, MAILBOX_LOG_DEBUG, MAILBOX_LOG_ERROR,
-    MAILBOX_LOG_WARN, MAILBOX_TOPIC_CRI_CONTAINER,
+use isula_mailbox_ffi::isula_mailbox::mailbox_log_level::{
+    MAILBOX_LOG_DEBUG, MAILBOX_LOG_ERROR, MAILBOX_LOG_WARN,
 };
+use isula_mailbox_ffi::isula_mailbox::{mailbox_set_log_callback, RawLogLevel};
+use isula_mailbox_ffi::mailbox::mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER;
+use isula_mailbox_ffi::mailbox::{
+    mailbox_register_topic_handler, mailbox_subscribe, mailbox_unregister_topic_handler,
+    mailbox_unsubscribe,
+};
+use isula_mailbox_ffi::mailbox_message::mailbox_message_ref;
+use isula_mailbox_ffi::message_subscriber::message_subscriber_destroy;
 
 /// One test at a time: the callback is process-wide.
 static SINK: Mutex<()> = Mutex::new(());
 
-static RECEIVED: Mutex<Vec<(mailbox_log_level, String)>> = Mutex::new(Vec::new());
+static RECEIVED: Mutex<Vec<(RawLogLevel, String)>> = Mutex::new(Vec::new());
 static FORMATTED: AtomicUsize = AtomicUsize::new(0);
 
-unsafe extern "C" fn collect(level: mailbox_log_level, message: *const c_char, user: *mut c_void) {
+unsafe extern "C" fn collect(level: RawLogLevel, message: *const c_char, user: *mut c_void) {
     assert_eq!(user as usize, 0x5eed);
     // SAFETY: the library passes a NUL-terminated string valid for the call.
     let message = unsafe { CStr::from_ptr(message) }
@@ -47,7 +52,7 @@ impl fmt::Display for Expensive {
 #[test]
 fn records_reach_the_callback_filtered_before_formatting() {
     let _sink = SINK.lock().unwrap_or_else(|e| e.into_inner());
-    let warn = MAILBOX_LOG_WARN;
+    let warn = MAILBOX_LOG_WARN.into();
     // SAFETY: `collect` may be called from any thread with this user pointer.
     unsafe { mailbox_set_log_callback(Some(collect), warn, ptr::without_provenance_mut(0x5eed)) };
 
@@ -64,13 +69,16 @@ fn records_reach_the_callback_filtered_before_formatting() {
     );
     let received = RECEIVED.lock().unwrap().clone();
     assert_eq!(received.len(), 2);
-    assert_eq!(received[0].0, MAILBOX_LOG_ERROR);
+    assert_eq!(received[0].0, MAILBOX_LOG_ERROR.into());
     assert_eq!(received[0].1, "mailbox_message_ref: p is NULL");
     // Named after where it comes from: the Rust module (a C export for the
     // library's own records).
     assert_eq!(
         received[1],
-        (MAILBOX_LOG_WARN, "log_callback: expensive".to_owned())
+        (
+            MAILBOX_LOG_WARN.into(),
+            "log_callback: expensive".to_owned()
+        )
     );
 
     // NULL puts back the stderr default: the callback hears nothing more.
@@ -85,22 +93,14 @@ fn records_reach_the_callback_filtered_before_formatting() {
 static ABOVE_ITS_LEVEL: AtomicUsize = AtomicUsize::new(0);
 static DEBUG_RECEIVED: AtomicUsize = AtomicUsize::new(0);
 
-unsafe extern "C" fn verbose(
-    level: mailbox_log_level,
-    _message: *const c_char,
-    _user: *mut c_void,
-) {
-    if level == MAILBOX_LOG_DEBUG {
+unsafe extern "C" fn verbose(level: RawLogLevel, _message: *const c_char, _user: *mut c_void) {
+    if level == MAILBOX_LOG_DEBUG.into() {
         DEBUG_RECEIVED.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-unsafe extern "C" fn errors_only(
-    level: mailbox_log_level,
-    _message: *const c_char,
-    _user: *mut c_void,
-) {
-    if level > MAILBOX_LOG_ERROR {
+unsafe extern "C" fn errors_only(level: RawLogLevel, _message: *const c_char, _user: *mut c_void) {
+    if level.0 > MAILBOX_LOG_ERROR as i32 {
         ABOVE_ITS_LEVEL.fetch_add(1, Ordering::Relaxed);
     }
 }
@@ -127,7 +127,7 @@ fn a_callback_never_gets_records_above_its_level_while_callbacks_are_swapped() {
     unsafe {
         assert_eq!(
             mailbox_register_topic_handler(
-                MAILBOX_TOPIC_CRI_CONTAINER,
+                MAILBOX_TOPIC_CRI_CONTAINER.into(),
                 Some(make_nothing),
                 ptr::null_mut(),
                 None,
@@ -139,26 +139,38 @@ fn a_callback_never_gets_records_above_its_level_while_callbacks_are_swapped() {
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 while !done.load(Ordering::Relaxed) {
-                    let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
-                    mailbox_unsubscribe(MAILBOX_TOPIC_CRI_CONTAINER, sub);
+                    let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER.into());
+                    mailbox_unsubscribe(MAILBOX_TOPIC_CRI_CONTAINER.into(), sub);
                     message_subscriber_destroy(sub);
                 }
             });
             let started = Instant::now();
-            for swap in 0..swaps {
+            // The swaps asked for, and until the DEBUG callback heard from
+            // the logging thread at least once (a slow scheduler, Miri's,
+            // may keep that thread off for a while); within the time limit.
+            for swap in 0.. {
                 if swap % 2 == 0 {
-                    mailbox_set_log_callback(Some(verbose), MAILBOX_LOG_DEBUG, ptr::null_mut());
+                    mailbox_set_log_callback(
+                        Some(verbose),
+                        MAILBOX_LOG_DEBUG.into(),
+                        ptr::null_mut(),
+                    );
                 } else {
-                    mailbox_set_log_callback(Some(errors_only), MAILBOX_LOG_ERROR, ptr::null_mut());
+                    mailbox_set_log_callback(
+                        Some(errors_only),
+                        MAILBOX_LOG_ERROR.into(),
+                        ptr::null_mut(),
+                    );
                 }
-                if started.elapsed() > limit {
+                let heard = DEBUG_RECEIVED.load(Ordering::Relaxed) > 0;
+                if (swap >= swaps && heard) || started.elapsed() > limit {
                     break;
                 }
             }
             done.store(true, Ordering::Relaxed);
         });
-        mailbox_set_log_callback(None, MAILBOX_LOG_WARN, ptr::null_mut());
-        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+        mailbox_set_log_callback(None, MAILBOX_LOG_WARN.into(), ptr::null_mut());
+        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER.into());
     }
     assert!(
         DEBUG_RECEIVED.load(Ordering::Relaxed) > 0,

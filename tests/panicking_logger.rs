@@ -6,10 +6,12 @@ use std::ptr;
 
 use std::os::raw::c_void;
 
-use isula_mailbox_abi::{
-    mailbox_message_ref, mailbox_message_unref, mailbox_register_topic_handler, mailbox_subscribe,
-    mailbox_unregister_topic_handler, message_subscriber_destroy, MAILBOX_TOPIC_CRI_CONTAINER,
+use isula_mailbox_ffi::mailbox::mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER;
+use isula_mailbox_ffi::mailbox::{
+    mailbox_register_topic_handler, mailbox_subscribe, mailbox_unregister_topic_handler,
 };
+use isula_mailbox_ffi::mailbox_message::{mailbox_message_ref, mailbox_message_unref};
+use isula_mailbox_ffi::message_subscriber::message_subscriber_destroy;
 use log::{Log, Metadata, Record};
 
 struct PanickingLogger;
@@ -34,7 +36,7 @@ fn a_panicking_host_logger_does_not_unwind_into_c() {
     // Each fails and reports through the logger, which panics.
     // SAFETY: an invalid topic and NULL are handled bad input.
     unsafe {
-        assert!(mailbox_subscribe(42).is_null());
+        assert!(mailbox_subscribe(isula_mailbox_ffi::mailbox::RawTopic(42)).is_null());
         assert_eq!(mailbox_message_ref(ptr::null_mut()), -1);
         mailbox_message_unref(ptr::null_mut());
     }
@@ -59,7 +61,7 @@ fn a_panicking_host_logger_does_not_lose_what_a_call_made() {
     unsafe {
         assert_eq!(
             mailbox_register_topic_handler(
-                MAILBOX_TOPIC_CRI_CONTAINER,
+                MAILBOX_TOPIC_CRI_CONTAINER.into(),
                 Some(make_nothing),
                 ptr::null_mut(),
                 None,
@@ -68,9 +70,9 @@ fn a_panicking_host_logger_does_not_lose_what_a_call_made() {
             0,
             "registered, and said so"
         );
-        let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+        let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER.into());
         assert!(!sub.is_null(), "attached, and handed over");
         message_subscriber_destroy(sub);
-        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+        mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER.into());
     }
 }

@@ -19,7 +19,8 @@ fn read(path: &str) -> String {
 fn the_library_answers_cargo_tomls_version() {
     // SAFETY: isula_mailbox_version() returns a static NUL-terminated
     // string, never NULL.
-    let answered = unsafe { CStr::from_ptr(isula_mailbox_abi::isula_mailbox_version()) };
+    let answered =
+        unsafe { CStr::from_ptr(isula_mailbox_ffi::isula_mailbox::isula_mailbox_version()) };
     assert_eq!(answered.to_str().unwrap(), VERSION);
 }
 

@@ -21,10 +21,15 @@ use std::sync::Mutex;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
-use isula_mailbox_abi::*;
+use isula_mailbox_ffi::blocking_queue::*;
+use isula_mailbox_ffi::isula_mailbox::*;
+use isula_mailbox_ffi::mailbox::*;
+use isula_mailbox_ffi::mailbox_message::*;
+use isula_mailbox_ffi::message_queue::*;
+use isula_mailbox_ffi::message_subscriber::*;
 
 const ETIMEDOUT: i32 = 110;
-const TOPIC: mailbox_topic = MAILBOX_TOPIC_CRI_CONTAINER;
+const TOPIC: RawTopic = RawTopic(mailbox_topic::MAILBOX_TOPIC_CRI_CONTAINER as i32);
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -309,8 +314,7 @@ impl Model {
                 self.drop_ref(message.id);
             }
             Op::SubscriberCreate => {
-                // SAFETY: `release` takes every payload the harness makes.
-                let handle = unsafe { message_subscriber_create(0, Some(release)) };
+                let handle = message_subscriber_create(0, Some(release));
                 self.subscribers.push(Subscriber {
                     handle,
                     pending: VecDeque::new(),
@@ -379,8 +383,7 @@ impl Model {
                 self.subscribers.swap_remove(s);
             }
             Op::QueueOfMessagesCreate => {
-                // SAFETY: `release` takes every payload the harness makes.
-                let handle = unsafe { message_queue_create(Some(release)) };
+                let handle = message_queue_create(Some(release));
                 self.mqs.push(Mq {
                     handle,
                     shut_down: false,
@@ -492,8 +495,7 @@ impl Model {
                 }
             }
             Op::TopicSubscribe => {
-                // SAFETY: `release` takes every payload the harness makes.
-                let handle = unsafe { mailbox_subscribe(TOPIC) };
+                let handle = mailbox_subscribe(TOPIC);
                 if self.topic == Some(true) {
                     assert!(!handle.is_null());
                     self.subscribers.push(Subscriber {
@@ -526,11 +528,7 @@ impl Model {
             }
             Op::TopicCapacity(capacity) => {
                 let capacity = usize::from(capacity % 4);
-                // SAFETY: a valid topic.
-                assert_eq!(
-                    unsafe { mailbox_set_subscriber_capacity(TOPIC, capacity) },
-                    0
-                );
+                assert_eq!(mailbox_set_subscriber_capacity(TOPIC, capacity), 0);
                 self.topic_capacity = capacity;
             }
         }
@@ -562,13 +560,12 @@ impl Model {
         }
         // SAFETY: not called from the generator.
         unsafe { mailbox_unregister_topic_handler(TOPIC) };
-        // SAFETY: a valid topic.
-        assert_eq!(unsafe { mailbox_set_subscriber_capacity(TOPIC, 0) }, 0);
+        assert_eq!(mailbox_set_subscriber_capacity(TOPIC, 0), 0);
     }
 }
 
 unsafe extern "C" fn discard_log(
-    _level: mailbox_log_level,
+    _level: RawLogLevel,
     _message: *const std::os::raw::c_char,
     _user: *mut c_void,
 ) {
@@ -577,9 +574,8 @@ unsafe extern "C" fn discard_log(
 fuzz_target!(|ops: Vec<Op>| {
     // Quiet: bad input is logged by design, and fuzzing makes plenty.
     // SAFETY: the callback ignores its arguments and is valid forever.
-    unsafe { mailbox_set_log_callback(Some(discard_log), 0, ptr::null_mut()) };
-    // SAFETY: a valid topic.
-    assert_eq!(unsafe { mailbox_set_subscriber_timeout(TOPIC, 0) }, 0);
+    unsafe { mailbox_set_log_callback(Some(discard_log), RawLogLevel(0), ptr::null_mut()) };
+    assert_eq!(mailbox_set_subscriber_timeout(TOPIC, 0), 0);
     let first_id = NEXT_ID.load(Ordering::Relaxed);
     let mut model = Model::default();
     for op in ops.iter().take(256) {

@@ -3,7 +3,8 @@
 //!
 //! `cargo test` itself only builds the rlib, so the first test to need the
 //! C libraries runs `cargo build --lib` once (same profile, same target
-//! directory) to make `libisula_mailbox.a` and `.so`.
+//! directory) to make them: `libisula_mailbox_ffi.a` and `.so`, the C
+//! library as cargo names it (CMake names them `libisula_mailbox`).
 //!
 //! Environment:
 //! - `CC`, `CXX`: the compilers (default `cc`, `c++`);
@@ -102,7 +103,7 @@ pub fn toolchain() -> &'static Toolchain {
         let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build
-            .args(["build", "--lib", "--manifest-path"])
+            .args(["build", "--lib", "--quiet", "--manifest-path"])
             .arg(root.join("Cargo.toml"))
             .arg("--target-dir")
             .arg(&target_dir);
@@ -117,19 +118,13 @@ pub fn toolchain() -> &'static Toolchain {
         }
         let status = build.status().expect("run cargo build --lib");
         assert!(status.success(), "cargo build --lib failed");
-        for lib in ["libisula_mailbox.a", "libisula_mailbox.so"] {
+        for lib in ["libisula_mailbox_ffi.a", "libisula_mailbox_ffi.so"] {
             assert!(
                 lib_dir.join(lib).exists(),
                 "{lib} not built in {}",
                 lib_dir.display()
             );
         }
-        // Programs linked against the shared library ask for its soname.
-        let soname = format!("libisula_mailbox.so.{}", env!("CARGO_PKG_VERSION_MAJOR"));
-        let link = lib_dir.join(&soname);
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink("libisula_mailbox.so", &link)
-            .unwrap_or_else(|e| panic!("link {soname}: {e}"));
         let build_dir = lib_dir.join("c-tests");
         std::fs::create_dir_all(&build_dir).expect("create c-tests build dir");
         Toolchain {
@@ -178,12 +173,12 @@ impl Toolchain {
         cc.arg(&src).arg("-o").arg(&exe);
         match link {
             Link::Static => {
-                cc.arg(self.lib_dir.join("libisula_mailbox.a"));
+                cc.arg(self.lib_dir.join("libisula_mailbox_ffi.a"));
             }
             Link::Shared => {
                 cc.arg("-L")
                     .arg(&self.lib_dir)
-                    .arg("-lisula_mailbox")
+                    .arg("-lisula_mailbox_ffi")
                     .arg(format!("-Wl,-rpath,{}", self.lib_dir.display()));
             }
         }

@@ -8,6 +8,10 @@
 
 use std::os::raw::{c_char, c_int};
 
+// The C library: the exports interop.c calls, on the same broker as the
+// Rust API.
+use isula_mailbox_ffi as _;
+
 /// `message_subscriber` of the C headers, opaque.
 #[repr(C)]
 pub struct message_subscriber {

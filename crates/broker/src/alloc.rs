@@ -4,11 +4,11 @@
 
 use std::alloc::{alloc, Layout};
 
-use crate::core::oom::OutOfMemory;
+use isula_mailbox_core::error::Error;
 
-/// `Box::new` that returns [`OutOfMemory`] instead of aborting the daemon.
-/// `value` is dropped on failure.
-pub(crate) fn try_box<T>(value: T) -> Result<Box<T>, OutOfMemory> {
+/// `Box::new` that returns [`Error::OutOfMemory`] instead of aborting the
+/// daemon. `value` is dropped on failure.
+pub fn try_box<T>(value: T) -> Result<Box<T>, Error> {
     let layout = Layout::new::<T>();
     if layout.size() == 0 {
         return Ok(Box::new(value)); // allocates nothing
@@ -16,7 +16,7 @@ pub(crate) fn try_box<T>(value: T) -> Result<Box<T>, OutOfMemory> {
     // SAFETY: `layout` has a non-zero size.
     let raw = unsafe { alloc(layout) }.cast::<T>();
     if raw.is_null() {
-        return Err(OutOfMemory);
+        return Err(Error::OutOfMemory);
     }
     // SAFETY: `raw` is a fresh allocation of the global allocator with
     // `T`'s layout, written before it is read; that is what a `Box<T>`

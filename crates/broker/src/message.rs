@@ -9,12 +9,14 @@ use std::mem::{ManuallyDrop, MaybeUninit};
 use std::os::raw::c_void;
 use std::ptr::{self, NonNull};
 
-use super::releases::{self, Release};
+use isula_mailbox_core::error::Error;
+use isula_mailbox_core::refcount::RefCount;
+use isula_mailbox_core::shared::Shared;
+use isula_mailbox_core::unwind::catch;
+
 use crate::alloc::try_box;
-use crate::core::oom::OutOfMemory;
-use crate::core::refcount::RefCount;
-use crate::core::shared::Shared;
-use crate::core::unwind::catch;
+use crate::releases;
+pub use crate::releases::Release;
 
 /// The C struct a message block starts with.
 ///
@@ -22,7 +24,7 @@ use crate::core::unwind::catch;
 /// Implement it only for a `#[repr(C)]` struct whose only field is the
 /// `*mut c_void` data pointer: a pointer to a block is then a valid pointer
 /// to it.
-pub(crate) unsafe trait MessageView {}
+pub unsafe trait MessageView {}
 
 /// The block behind a `mailbox_message *`: `#[repr(C)]`, with the data
 /// first. 24 bytes.
@@ -48,7 +50,7 @@ const _: () = {
 /// needs no weak count, and costs one atomic per reference taken or given
 /// back, with the limit the C API has (`INT_MAX`) checked in the same
 /// atomic.
-pub(crate) struct ForeignMessage {
+pub struct Message {
     block: NonNull<MessageBlock>,
 }
 
@@ -57,14 +59,14 @@ pub(crate) struct ForeignMessage {
 // it to `release`, once, when the last reference goes, from whichever
 // thread that is. Handing messages from publishing to popping threads is
 // what the library is for (the original did the same).
-unsafe impl Send for ForeignMessage {}
-// SAFETY: `&ForeignMessage` only reads the block's fields and counts
+unsafe impl Send for Message {}
+// SAFETY: `&Message` only reads the block's fields and counts
 // atomically; see `Send`.
-unsafe impl Sync for ForeignMessage {}
+unsafe impl Sync for Message {}
 
-impl ForeignMessage {
+impl Message {
     /// The most references one message may have, as the original's `INT_MAX`.
-    pub(crate) const MAX_REFS: usize = i32::MAX as usize;
+    pub const MAX_REFS: usize = i32::MAX as usize;
 
     /// A message around `data`, with one reference; `release` (if any)
     /// releases `data` when the last reference goes. When memory runs out,
@@ -72,16 +74,13 @@ impl ForeignMessage {
     ///
     /// # Safety
     /// `release` may be called with `data`, once, from any thread.
-    pub(crate) unsafe fn new(
-        data: *mut c_void,
-        release: Option<Release>,
-    ) -> Result<Self, OutOfMemory> {
+    pub unsafe fn new(data: *mut c_void, release: Option<Release>) -> Result<Self, Error> {
         let block = try_box(MessageBlock {
             data,
             refs: RefCount::new(),
             release,
         })?;
-        Ok(ForeignMessage {
+        Ok(Message {
             block: NonNull::from(Box::leak(block)),
         })
     }
@@ -96,10 +95,10 @@ impl ForeignMessage {
     /// # Safety
     /// `release` may be called, once, from any thread, with what `make`
     /// returns.
-    pub(crate) unsafe fn make(
+    pub unsafe fn make(
         make: impl FnOnce() -> *mut c_void,
         release: Option<Release>,
-    ) -> Result<Option<Self>, OutOfMemory> {
+    ) -> Result<Option<Self>, Error> {
         // Uninitialised memory has no `Drop`: dropped (NULL, or an unwind
         // out of `make`), the box only gives its allocation back.
         let mut block = try_box(MaybeUninit::<MessageBlock>::uninit())?;
@@ -114,7 +113,7 @@ impl ForeignMessage {
         });
         // SAFETY: written just above.
         let block = unsafe { block.assume_init() };
-        Ok(Some(ForeignMessage {
+        Ok(Some(Message {
             block: NonNull::from(Box::leak(block)),
         }))
     }
@@ -122,9 +121,9 @@ impl ForeignMessage {
     /// A message whose data is what `make` returns, boxed, so that C
     /// subscribers read `msg->data` as a pointer to `E`. Everything is
     /// allocated before `make` runs, as in [`make`](Self::make).
-    pub(crate) fn make_boxed<E: Send + Sync + 'static>(
+    pub fn make_boxed<E: Send + Sync + 'static>(
         make: impl FnOnce() -> Option<E>,
-    ) -> Result<Option<Self>, OutOfMemory> {
+    ) -> Result<Option<Self>, Error> {
         let slot = try_box(MaybeUninit::<E>::uninit())?;
         let boxed = move || match make() {
             Some(event) => {
@@ -146,12 +145,12 @@ impl ForeignMessage {
     }
 
     /// The message's data.
-    pub(crate) fn data(&self) -> *mut c_void {
+    pub fn data(&self) -> *mut c_void {
         self.block().data
     }
 
     /// Gives this reference to C as a pointer to the block.
-    pub(crate) fn into_raw<C: MessageView>(self) -> *mut C {
+    pub fn into_raw<C: MessageView>(self) -> *mut C {
         ManuallyDrop::new(self).block.as_ptr().cast()
     }
 
@@ -161,8 +160,8 @@ impl ForeignMessage {
     /// # Safety
     /// `raw` is non-NULL, came from `into_raw`, and the caller owns the
     /// reference it stands for, which this consumes.
-    pub(crate) unsafe fn from_raw<C: MessageView>(raw: *mut C) -> Self {
-        ForeignMessage {
+    pub unsafe fn from_raw<C: MessageView>(raw: *mut C) -> Self {
+        Message {
             // SAFETY: non-NULL per this function's contract.
             block: unsafe { NonNull::new_unchecked(raw.cast()) },
         }
@@ -174,48 +173,48 @@ impl ForeignMessage {
     /// # Safety
     /// A non-NULL `raw` came from `into_raw` and the caller holds the
     /// reference it stands for while the result is in use.
-    pub(crate) unsafe fn borrow_raw<C: MessageView>(raw: *mut C) -> Option<ManuallyDrop<Self>> {
-        NonNull::new(raw.cast()).map(|block| ManuallyDrop::new(ForeignMessage { block }))
+    pub unsafe fn borrow_raw<C: MessageView>(raw: *mut C) -> Option<ManuallyDrop<Self>> {
+        NonNull::new(raw.cast()).map(|block| ManuallyDrop::new(Message { block }))
     }
 
     /// Another reference, unless `limit` exist already.
     fn share_within(&self, limit: usize) -> Option<Self> {
-        // Lazily: a `ForeignMessage` made and dropped on refusal would give
+        // Lazily: a `Message` made and dropped on refusal would give
         // back a reference it never took.
         self.block()
             .refs
             .acquire(limit)
-            .then(|| ForeignMessage { block: self.block })
+            .then(|| Message { block: self.block })
     }
 
-    /// How many references exist now.
-    #[cfg(test)]
-    pub(crate) fn ref_count(&self) -> usize {
-        self.block().refs.get()
+    /// How many references exist now (a relaxed read): for tests.
+    #[doc(hidden)]
+    pub fn ref_count_for_test(&self) -> usize {
+        self.block().refs.get_for_test()
     }
 
     /// Counts `extra` more holders, as if they existed: the tests reach
     /// the limit this way (`INT_MAX` real references would take minutes).
-    #[cfg(test)]
-    pub(crate) fn add_holders_for_test(&self, extra: usize) {
+    #[doc(hidden)]
+    pub fn add_holders_for_test(&self, extra: usize) {
         self.block().refs.add_for_test(extra);
     }
 
     /// Takes back what [`add_holders_for_test`](Self::add_holders_for_test)
     /// added.
-    #[cfg(test)]
-    pub(crate) fn remove_holders_for_test(&self, extra: usize) {
+    #[doc(hidden)]
+    pub fn remove_holders_for_test(&self, extra: usize) {
         self.block().refs.remove_for_test(extra);
     }
 }
 
-impl Shared for ForeignMessage {
+impl Shared for Message {
     fn share(&self) -> Option<Self> {
         self.share_within(Self::MAX_REFS)
     }
 }
 
-impl Drop for ForeignMessage {
+impl Drop for Message {
     #[inline]
     fn drop(&mut self) {
         if self.block().refs.release() {
@@ -246,7 +245,7 @@ unsafe fn free(block: NonNull<MessageBlock>) {
     }
 }
 
-/// Releases the data of a message made by [`ForeignMessage::make_boxed`].
+/// Releases the data of a message made by [`Message::make_boxed`].
 /// Called as a C function (possibly from C, through
 /// `mailbox_message_unref`), so a panic in `E`'s `Drop` is contained here
 /// rather than aborting.
@@ -262,7 +261,7 @@ unsafe extern "C" fn drop_box<E>(data: *mut c_void) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mailbox::releases::publishing;
+    use crate::releases::publishing;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static RELEASED: AtomicUsize = AtomicUsize::new(0);
@@ -285,13 +284,12 @@ mod tests {
     fn last_reference_releases_once_across_threads() {
         let before = RELEASED.load(Ordering::SeqCst);
         // SAFETY: `count_release` takes any pointer, from any thread.
-        let message = unsafe {
-            ForeignMessage::new(ptr::without_provenance_mut(0x1234), Some(count_release))
-        }
-        .unwrap();
+        let message =
+            unsafe { Message::new(ptr::without_provenance_mut(0x1234), Some(count_release)) }
+                .unwrap();
         assert_eq!(message.data() as usize, 0x1234);
         let copies: Vec<_> = (0..8).map(|_| message.share().unwrap()).collect();
-        assert_eq!(message.ref_count(), 9);
+        assert_eq!(message.ref_count_for_test(), 9);
         let threads: Vec<_> = copies
             .into_iter()
             .map(|copy| {
@@ -311,10 +309,10 @@ mod tests {
 
     #[test]
     fn share_is_refused_at_the_limit_and_the_count_restored() {
-        let message = ForeignMessage::make_boxed(|| Some(0u8)).unwrap().unwrap();
+        let message = Message::make_boxed(|| Some(0u8)).unwrap().unwrap();
         let second = message.share_within(2).unwrap();
         assert!(message.share_within(2).is_none());
-        assert_eq!(message.ref_count(), 2);
+        assert_eq!(message.ref_count_for_test(), 2);
         drop(second);
         assert!(message.share_within(2).is_some());
     }
@@ -327,21 +325,19 @@ mod tests {
                 panic!("drop of an event");
             }
         }
-        let message = ForeignMessage::make_boxed(|| Some(PanicsOnDrop)).unwrap();
+        let message = Message::make_boxed(|| Some(PanicsOnDrop)).unwrap();
         drop(message); // would abort the process without the containment
-        let after = ForeignMessage::make_boxed(|| Some(1u32)).unwrap().unwrap();
-        assert_eq!(after.ref_count(), 1);
+        let after = Message::make_boxed(|| Some(1u32)).unwrap().unwrap();
+        assert_eq!(after.ref_count_for_test(), 1);
     }
 
     #[test]
     fn nothing_made_means_nothing_released() {
         let before = RELEASED.load(Ordering::SeqCst);
         // SAFETY: `count_release` takes any pointer; it is never given one.
-        let none = unsafe { ForeignMessage::make(ptr::null_mut, Some(count_release)) }.unwrap();
+        let none = unsafe { Message::make(ptr::null_mut, Some(count_release)) }.unwrap();
         assert!(none.is_none());
-        assert!(ForeignMessage::make_boxed(|| None::<String>)
-            .unwrap()
-            .is_none());
+        assert!(Message::make_boxed(|| None::<String>).unwrap().is_none());
         assert_eq!(RELEASED.load(Ordering::SeqCst), before);
     }
 
@@ -352,7 +348,7 @@ mod tests {
             publishing(|| {
                 // SAFETY: `count_release` takes this pointer, once.
                 let message = unsafe {
-                    ForeignMessage::new(ptr::without_provenance_mut(0x1234), Some(count_release))
+                    Message::new(ptr::without_provenance_mut(0x1234), Some(count_release))
                 };
                 drop(message.unwrap());
             });
@@ -363,18 +359,16 @@ mod tests {
 
     #[test]
     fn raw_round_trip_keeps_the_reference() {
-        let message = ForeignMessage::make_boxed(|| Some(0x10u64))
-            .unwrap()
-            .unwrap();
+        let message = Message::make_boxed(|| Some(0x10u64)).unwrap().unwrap();
         let data = message.data();
         let raw = message.into_raw::<View>();
         // SAFETY: `raw` came from `into_raw` and its reference is ours.
-        let borrowed = unsafe { ForeignMessage::borrow_raw(raw) }.unwrap();
+        let borrowed = unsafe { Message::borrow_raw(raw) }.unwrap();
         assert_eq!(borrowed.data(), data);
         // SAFETY: as above; C reads `data` at the pointer itself.
         assert_eq!(unsafe { (*raw).data }, data);
-        assert_eq!(borrowed.ref_count(), 1);
+        assert_eq!(borrowed.ref_count_for_test(), 1);
         // SAFETY: as above; the reference is consumed here.
-        drop(unsafe { ForeignMessage::from_raw(raw) });
+        drop(unsafe { Message::from_raw(raw) });
     }
 }

@@ -14,7 +14,7 @@ use std::os::raw::c_void;
 use std::ptr::{self, NonNull};
 
 /// A function that releases a message's data (the daemon's `destroy`).
-pub(crate) type Release = unsafe extern "C" fn(*mut c_void);
+pub type Release = unsafe extern "C" fn(*mut c_void);
 
 thread_local! {
     /// How many publishes this thread is inside (a generator may publish in

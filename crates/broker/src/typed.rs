@@ -1,7 +1,8 @@
 //! The topics as Rust sees them: what a topic's publishers pass (in the C
 //! layout of `mailbox.h`, which C publishers pass too) and what its
 //! subscribers receive. Everything that reads C data or asserts a type
-//! lives here, so that the Rust API itself needs no `unsafe`.
+//! lives here, so that the Rust API itself needs no `unsafe`; it re-exports
+//! the public types.
 
 use std::any::TypeId;
 use std::ffi::CStr;
@@ -11,12 +12,14 @@ use std::os::raw::{c_int, c_void};
 
 use std::os::raw::c_char;
 
-use super::message::ForeignMessage;
-use super::{mailbox, publish, RawInput};
+use isula_mailbox_core::error::Error;
+use isula_mailbox_core::shared::Shared;
+use isula_mailbox_core::subscriber::Subscriber;
+use isula_mailbox_core::topics::{Delivery, Expected, Published};
+
 use crate::alloc::try_box;
-use crate::core::shared::Shared;
-use crate::core::subscriber::Subscriber;
-use crate::core::topics::{Delivery, Expected, Published, TopicError};
+use crate::message::Message;
+use crate::{publish, topics, RawInput};
 
 mod sealed {
     pub trait Sealed {}
@@ -75,10 +78,13 @@ impl ContainerEventKind {
 /// The daemon's `cri_container_message_t`, as C publishers pass it (the C
 /// type, in `mailbox.h`, is checked against this layout).
 #[repr(C)]
-pub(crate) struct RawContainerMessage {
-    pub(crate) container_id: *const c_char,
-    pub(crate) sandbox_id: *const c_char,
-    pub(crate) kind: c_int,
+pub struct RawContainerMessage {
+    /// The container's id: a C string, or NULL.
+    pub container_id: *const c_char,
+    /// The sandbox's id: a C string, or NULL.
+    pub sandbox_id: *const c_char,
+    /// A `cri_container_message_type`.
+    pub kind: c_int,
 }
 
 /// One container event as published on `CRI_CONTAINER`: laid out as the
@@ -147,7 +153,7 @@ pub unsafe trait ForeignEvent: Send + Sync + 'static {}
 /// dropped. Made by [`Subscription`](crate::Subscription), which checked
 /// (or was promised) what its events are.
 pub struct Event<E> {
-    message: ForeignMessage,
+    message: Message,
     event: PhantomData<E>,
 }
 
@@ -155,17 +161,18 @@ pub struct Event<E> {
 /// [`Event<E>`]'s `Deref` sound. Made by `subscribe` below, which checked
 /// the registrant's event type, or by `subscribe_foreign`, for an
 /// `E: ForeignEvent`.
-pub(crate) struct EventsAre<E>(PhantomData<fn() -> E>);
+pub struct EventsAre<E>(PhantomData<fn() -> E>);
 
 impl<E> EventsAre<E> {
     /// # Safety
     /// Every message this proof will be used with has a valid `E` as its
     /// data for as long as the message lives.
-    pub(crate) unsafe fn new_unchecked() -> Self {
+    pub unsafe fn new_unchecked() -> Self {
         EventsAre(PhantomData)
     }
 
-    pub(crate) fn event(&self, message: ForeignMessage) -> Event<E> {
+    /// `message` as the `E` it holds.
+    pub fn event(&self, message: Message) -> Event<E> {
         Event {
             message,
             event: PhantomData,
@@ -214,7 +221,7 @@ impl RawInput {
 
 /// Registers topic `index` (of kind `K`) as asynchronous, with a Rust
 /// generator of `E`s: each becomes a message whose data is a boxed `E`.
-pub(crate) fn register<K, E, G>(index: usize, generator: G) -> Result<(), TopicError>
+pub fn register<K, E, G>(index: usize, generator: G) -> Result<(), Error>
 where
     K: TopicKind,
     E: Send + Sync + 'static,
@@ -225,16 +232,16 @@ where
         // valid for the publish: Rust ones by `publish` below, C ones by
         // the topic's convention (the one C generators rely on too).
         match unsafe { input.0.cast::<K::Input<'_>>().as_ref() } {
-            Some(input) => ForeignMessage::make_boxed(|| generator(input)),
+            Some(input) => Message::make_boxed(|| generator(input)),
             None => Ok(None),
         }
     })?;
-    mailbox().register(index, generate, Delivery::Async, Some(TypeId::of::<E>()))
+    topics().register(index, generate, Delivery::Async, Some(TypeId::of::<E>()))
 }
 
 /// Registers topic `index` (of kind `K`) as synchronous: `handler` runs in
 /// the publishing thread.
-pub(crate) fn register_handler<K, H>(index: usize, handler: H) -> Result<(), TopicError>
+pub fn register_handler<K, H>(index: usize, handler: H) -> Result<(), Error>
 where
     K: TopicKind,
     H: for<'a> Fn(&K::Input<'a>) + Send + Sync + 'static,
@@ -246,32 +253,29 @@ where
         }
         Ok(None)
     })?;
-    mailbox().register(index, generate, Delivery::Sync, None)
+    topics().register(index, generate, Delivery::Sync, None)
 }
 
 /// Publishes `input` on topic `index` (of kind `K`), as `mailbox_publish`.
-pub(crate) fn publish_input<K: TopicKind>(
-    index: usize,
-    input: &K::Input<'_>,
-) -> Result<Published, TopicError> {
+pub fn publish_input<K: TopicKind>(index: usize, input: &K::Input<'_>) -> Result<Published, Error> {
     publish(index, RawInput::of(input))
 }
 
 /// A subscriber of topic `index`, whose registrant makes `E`s.
-pub(crate) fn subscribe<E: Send + Sync + 'static>(
+pub fn subscribe<E: Send + Sync + 'static>(
     index: usize,
-) -> Result<(Subscriber<ForeignMessage>, EventsAre<E>), TopicError> {
-    let subscriber = mailbox().subscribe(index, Expected::Exactly(TypeId::of::<E>()))?;
+) -> Result<(Subscriber<Message>, EventsAre<E>), Error> {
+    let subscriber = topics().subscribe(index, Expected::Exactly(TypeId::of::<E>()))?;
     // SAFETY: the registrant is a Rust one of `E`s (the type was checked),
     // whose generator boxes each `E` as its message's data (`register`).
     Ok((subscriber, unsafe { EventsAre::new_unchecked() }))
 }
 
 /// A subscriber of topic `index`, whose C registrant makes `E`s.
-pub(crate) fn subscribe_foreign<E: ForeignEvent>(
+pub fn subscribe_foreign<E: ForeignEvent>(
     index: usize,
-) -> Result<(Subscriber<ForeignMessage>, EventsAre<E>), TopicError> {
-    let subscriber = mailbox().subscribe(index, Expected::ExactlyOrUnsaid(TypeId::of::<E>()))?;
+) -> Result<(Subscriber<Message>, EventsAre<E>), Error> {
+    let subscriber = topics().subscribe(index, Expected::ExactlyOrUnsaid(TypeId::of::<E>()))?;
     // SAFETY: a Rust registrant makes `E`s (the type was checked); a C one
     // makes what `E: ForeignEvent` promises is a valid `E`.
     Ok((subscriber, unsafe { EventsAre::new_unchecked() }))

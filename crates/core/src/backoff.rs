@@ -44,7 +44,7 @@ use std::time::Instant;
 ///
 /// ```
 /// use std::time::Duration;
-/// use isula_mailbox::core::backoff::WaitHistory;
+/// use isula_mailbox_core::backoff::WaitHistory;
 ///
 /// let mut history = WaitHistory::new();
 /// assert_eq!(history.spin_budget(true), None, "a new queue has no hand-off to spin for");

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::CachePadded;
 
 use super::backoff::{self, ThreadToken, WaitHistory};
-use super::refused::Refused;
+use super::error::{Error, Refused};
 use super::sync::{AtomicBool, Condvar, Mutex, MutexGuard};
-use crate::sys::current_cpu;
+use super::sys::current_cpu;
 
 /// What [`BlockingQueue::pop`] got.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +50,7 @@ pub enum Pop<T> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use isula_mailbox::core::blocking_queue::{BlockingQueue, Pop};
+/// use isula_mailbox_core::blocking_queue::{BlockingQueue, Pop};
 ///
 /// let queue = BlockingQueue::new();
 /// queue.push("a").unwrap();
@@ -110,13 +110,8 @@ pub struct Drained<T> {
 
 impl<T> Drained<T> {
     /// How many items.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.older.len() + self.newer.len()
-    }
-
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -187,10 +182,10 @@ impl<T> BlockingQueue<T> {
     pub fn push(&self, item: T) -> Result<(), Refused<T>> {
         let mut back = self.back.lock();
         if back.closed {
-            return Err(Refused::Closed(item));
+            return Err(Refused::new(Error::Closed, item));
         }
         if back.items.try_reserve(1).is_err() {
-            return Err(Refused::OutOfMemory(item));
+            return Err(Refused::new(Error::OutOfMemory, item));
         }
         Self::note_producer(&mut back);
         back.items.push_back(item);
@@ -217,12 +212,12 @@ impl<T> BlockingQueue<T> {
         let mut front = self.front.lock();
         let mut back = self.back.lock();
         if back.closed {
-            return Err(Refused::Closed(item));
+            return Err(Refused::new(Error::Closed, item));
         }
         let full = front.items.len() + back.items.len() >= capacity.max(1);
         // Unless the oldest goes from the back itself, the back must grow.
         if !(full && front.items.is_empty()) && back.items.try_reserve(1).is_err() {
-            return Err(Refused::OutOfMemory(item));
+            return Err(Refused::new(Error::OutOfMemory, item));
         }
         let evicted = if full {
             self.take_front(&mut front)
@@ -465,7 +460,7 @@ mod tests {
         for waiter in waiters {
             assert_eq!(waiter.join().unwrap(), Pop::Closed);
         }
-        assert_eq!(queue.push(2), Err(Refused::Closed(2)));
+        assert_eq!(queue.push(2), Err(Refused::new(Error::Closed, 2)));
         assert_eq!(queue.pop(None), Pop::Closed);
     }
 

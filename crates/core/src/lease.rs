@@ -11,23 +11,14 @@
 
 use std::ops::Deref;
 
-use super::oom::OutOfMemory;
-use super::sync::{try_arc, Arc, Condvar, Mutex, MutexGuard};
-
-/// Why [`Lease::install`] did not install.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotInstalled {
-    /// The lease holds a value already.
-    Occupied,
-    /// The value's shared allocation failed.
-    OutOfMemory,
-}
+use crate::error::Error;
+use crate::sync::{try_arc, Arc, Condvar, Mutex, MutexGuard};
 
 /// A value, borrowed by any number of threads at once, replaced or taken
 /// by one that then waits for the borrowers to give it back.
 ///
 /// ```
-/// use isula_mailbox::core::lease::Lease;
+/// use isula_mailbox_core::lease::Lease;
 ///
 /// let lease = Lease::new();
 /// assert!(lease.borrow().is_none());
@@ -95,14 +86,15 @@ impl<T> Lease<T> {
     /// Installs `value` if the lease holds nothing, then calls `installed`
     /// while no other thread can borrow or take (the lease's lock is held:
     /// `installed` must not use the lease). Otherwise `value` is dropped,
-    /// with no lock held.
-    pub fn install(&self, value: T, installed: impl FnOnce()) -> Result<(), NotInstalled> {
-        let value = try_arc(value).map_err(|_| NotInstalled::OutOfMemory)?;
+    /// with no lock held, and the error is [`Error::AlreadyRegistered`]
+    /// (a lease holds a topic's registration), or [`Error::OutOfMemory`].
+    pub fn install(&self, value: T, installed: impl FnOnce()) -> Result<(), Error> {
+        let value = try_arc(value)?;
         let mut slot = self.slot.lock();
         if slot.current.is_some() {
             drop(slot);
             drop(value);
-            return Err(NotInstalled::Occupied);
+            return Err(Error::AlreadyRegistered);
         }
         slot.current = Some(value);
         installed();
@@ -123,11 +115,7 @@ impl<T> Lease<T> {
     /// `replaced` under the lease's lock, as `install` does; returns the
     /// old value once every borrower gave it back. Changes nothing when
     /// memory runs out.
-    pub fn replace(
-        &self,
-        value: Option<T>,
-        replaced: impl FnOnce(),
-    ) -> Result<Option<T>, OutOfMemory> {
+    pub fn replace(&self, value: Option<T>, replaced: impl FnOnce()) -> Result<Option<T>, Error> {
         let value = value.map(try_arc).transpose()?;
         let mut slot = self.slot.lock();
         let old = std::mem::replace(&mut slot.current, value);
@@ -187,7 +175,7 @@ mod tests {
     fn take_waits_for_every_borrower_and_a_nested_borrow_does_not_block() {
         static LEASE: Lease<u32> = Lease::new();
         LEASE.install(7, || ()).unwrap();
-        assert_eq!(LEASE.install(8, || ()), Err(NotInstalled::Occupied));
+        assert_eq!(LEASE.install(8, || ()), Err(Error::AlreadyRegistered));
         let taken = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let outer = LEASE.borrow().unwrap();

@@ -9,8 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use super::blocking_queue::BlockingQueue;
 use super::counters::{Counters, Snapshot, SubscriberCount};
-use super::oom::OutOfMemory;
-use super::refused::Refused;
+use super::error::{Error, Refused};
 use super::sync::{Arc, AtomicBool, Mutex, MutexGuard};
 
 /// One subscriber's queue of messages.
@@ -107,12 +106,12 @@ impl<M> Members<M> {
         self.list.lock()
     }
 
-    pub(crate) fn attach(&self, inbox: &Arc<Inbox<M>>) -> Result<(), Refused> {
+    pub(crate) fn attach(&self, inbox: &Arc<Inbox<M>>) -> Result<(), Error> {
         let mut list = self.list.lock();
         if list.shut_down {
-            return Err(Refused::Closed(()));
+            return Err(Error::Closed);
         }
-        list.inboxes.try_reserve(1).map_err(OutOfMemory::from)?;
+        list.inboxes.try_reserve(1)?;
         list.inboxes.push(Arc::clone(inbox));
         list.bounded += usize::from(inbox.capacity.is_some());
         inbox.attached.store(true, Relaxed);

@@ -4,9 +4,8 @@
 use std::sync::atomic::AtomicU32;
 
 use super::counters::{Snapshot, SubscriberCount};
+use super::error::{Error, Refused};
 use super::members::{Arrival, Inbox, Members};
-use super::oom::OutOfMemory;
-use super::refused::Refused;
 use super::shared::Shared;
 use super::subscriber::{Subscriber, SubscriberOptions};
 use super::sync::{try_arc, Arc};
@@ -21,10 +20,10 @@ use super::sync::{try_arc, Arc};
 ///
 /// ```
 /// use std::sync::Arc;
-/// use isula_mailbox::core::blocking_queue::Pop;
-/// use isula_mailbox::core::message_queue::MessageQueue;
-/// use isula_mailbox::core::refused::Refused;
-/// use isula_mailbox::core::subscriber::SubscriberOptions;
+/// use isula_mailbox_core::blocking_queue::Pop;
+/// use isula_mailbox_core::message_queue::MessageQueue;
+/// use isula_mailbox_core::error::Error;
+/// use isula_mailbox_core::subscriber::SubscriberOptions;
 ///
 /// let queue = MessageQueue::new().unwrap();
 /// let subscriber = queue.subscribe(SubscriberOptions::default()).unwrap();
@@ -34,7 +33,7 @@ use super::sync::{try_arc, Arc};
 ///
 /// queue.shutdown();
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
-/// assert!(matches!(queue.publish(Arc::new("late")), Err(Refused::Closed(_))));
+/// assert!(matches!(queue.publish(Arc::new("late")), Err(refused) if refused.error == Error::Closed));
 /// ```
 pub struct MessageQueue<M> {
     members: Arc<Members<M>>,
@@ -42,24 +41,24 @@ pub struct MessageQueue<M> {
 
 impl<M> MessageQueue<M> {
     /// A queue that counts its subscribers itself.
-    pub fn new() -> Result<Self, OutOfMemory> {
+    pub fn new() -> Result<Self, Error> {
         Self::with(SubscriberCount::Own(AtomicU32::new(0)))
     }
 
     /// A queue for a topic, whose subscribers are counted in the topic's
     /// `subscribers` (read without a lock by publishers).
-    pub(crate) fn for_topic(subscribers: &'static AtomicU32) -> Result<Self, OutOfMemory> {
+    pub(crate) fn for_topic(subscribers: &'static AtomicU32) -> Result<Self, Error> {
         Self::with(SubscriberCount::Topic(subscribers))
     }
 
-    fn with(subscribers: SubscriberCount) -> Result<Self, OutOfMemory> {
+    fn with(subscribers: SubscriberCount) -> Result<Self, Error> {
         Ok(MessageQueue {
             members: try_arc(Members::new(subscribers))?,
         })
     }
 
     /// A new subscriber that receives every message published from now on.
-    pub fn subscribe(&self, options: SubscriberOptions) -> Result<Subscriber<M>, Refused> {
+    pub fn subscribe(&self, options: SubscriberOptions) -> Result<Subscriber<M>, Error> {
         let subscriber = Subscriber::for_queue(options, &self.members)?;
         self.members.attach(subscriber.inbox())?;
         Ok(subscriber)
@@ -89,14 +88,14 @@ impl<M> MessageQueue<M> {
         let list = self.members.lock();
         let counters = self.members.counters();
         if list.shut_down {
-            return Err(Refused::Closed(message));
+            return Err(Refused::new(Error::Closed, message));
         }
         let mut leftovers = Leftovers::default();
         // Room for what bounded inboxes push out, made before anything is
         // delivered: a publish either fails whole or delivers everywhere.
         if leftovers.pushed_out.try_reserve(list.bounded).is_err() {
             counters.count_dropped(list.inboxes.len());
-            return Err(Refused::OutOfMemory(message));
+            return Err(Refused::new(Error::OutOfMemory, message));
         }
         counters.count_published();
         let (mut delivered, mut dropped, mut out_of_memory) = (0, 0, 0);
@@ -110,8 +109,8 @@ impl<M> MessageQueue<M> {
                 }
                 Arrival::Refused(refused) => {
                     dropped += 1;
-                    out_of_memory += usize::from(matches!(refused, Refused::OutOfMemory(_)));
-                    return Some(refused.into_inner());
+                    out_of_memory += usize::from(refused.error == Error::OutOfMemory);
+                    return Some(refused.item);
                 }
             }
             None
@@ -254,7 +253,7 @@ impl<M> Closing<M> {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use crate::core::blocking_queue::Pop;
+    use crate::blocking_queue::Pop;
     use std::num::NonZeroUsize;
     use std::sync::Arc;
     use std::thread;

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 /// How many holders an object has.
 ///
 /// ```
-/// use isula_mailbox::core::refcount::RefCount;
+/// use isula_mailbox_core::refcount::RefCount;
 ///
 /// let refs = RefCount::new();
 /// assert!(refs.acquire(10));
@@ -69,21 +69,23 @@ impl RefCount {
         true
     }
 
-    /// How many holders there are now.
-    pub fn get(&self) -> usize {
+    /// How many holders there are now (a relaxed read): for tests.
+    #[doc(hidden)]
+    pub fn get_for_test(&self) -> usize {
         self.refs.load(Ordering::Relaxed)
     }
 
-    /// Counts `n` more holders that do not exist: for tests that reach the
-    /// limit without taking `i32::MAX` references.
-    #[cfg(test)]
-    pub(crate) fn add_for_test(&self, n: usize) {
+    /// Counts `n` more holders that do not exist: for the tests (of the
+    /// crates above too) that reach the limit without taking `i32::MAX`
+    /// references.
+    #[doc(hidden)]
+    pub fn add_for_test(&self, n: usize) {
         self.refs.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Takes back what `add_for_test` added.
-    #[cfg(test)]
-    pub(crate) fn remove_for_test(&self, n: usize) {
+    #[doc(hidden)]
+    pub fn remove_for_test(&self, n: usize) {
         self.refs.fetch_sub(n, Ordering::Relaxed);
     }
 }
@@ -103,7 +105,7 @@ mod tests {
         let refs = RefCount::new();
         assert!(refs.acquire(2));
         assert!(!refs.acquire(2));
-        assert_eq!(refs.get(), 2);
+        assert_eq!(refs.get_for_test(), 2);
         assert!(!refs.release());
         assert!(refs.acquire(2));
     }

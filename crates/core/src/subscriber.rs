@@ -5,9 +5,8 @@ use std::num::NonZeroUsize;
 use std::time::Duration;
 
 use super::blocking_queue::Pop;
+use super::error::{Error, Refused};
 use super::members::{Arrival, Inbox, Members};
-use super::oom::OutOfMemory;
-use super::refused::Refused;
 use super::sync::{try_arc, Arc};
 
 /// How a new subscriber behaves.
@@ -46,8 +45,8 @@ impl Default for SubscriberOptions {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use isula_mailbox::core::blocking_queue::Pop;
-/// use isula_mailbox::core::subscriber::{Subscriber, SubscriberOptions};
+/// use isula_mailbox_core::blocking_queue::Pop;
+/// use isula_mailbox_core::subscriber::{Subscriber, SubscriberOptions};
 ///
 /// let subscriber = Subscriber::new(SubscriberOptions::default()).unwrap();
 /// subscriber.push(Arc::new(1)).unwrap();
@@ -68,7 +67,7 @@ pub struct Subscriber<M> {
 
 impl<M> Subscriber<M> {
     /// A subscriber attached to no queue.
-    pub fn new(options: SubscriberOptions) -> Result<Self, OutOfMemory> {
+    pub fn new(options: SubscriberOptions) -> Result<Self, Error> {
         Ok(Subscriber {
             inbox: try_arc(Inbox::new(options.capacity))?,
             queue: None,
@@ -81,7 +80,7 @@ impl<M> Subscriber<M> {
     pub(crate) fn for_queue(
         options: SubscriberOptions,
         queue: &Arc<Members<M>>,
-    ) -> Result<Self, OutOfMemory> {
+    ) -> Result<Self, Error> {
         let mut subscriber = Self::new(options)?;
         subscriber.queue = Some(Arc::clone(queue));
         Ok(subscriber)

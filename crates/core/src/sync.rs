@@ -7,7 +7,7 @@
 //! - `Mutex`, `Condvar`: std's, futex-based (parking_lot's allocate their
 //!   parking data the first time a thread waits). Poisoning is ignored: the
 //!   core never panics while holding a lock. What needs a readers-writer
-//!   lock uses a [`Lease`](super::lease::Lease), built on these.
+//!   lock uses a [`Lease`](crate::lease::Lease), built on these.
 //! - `Arc`: triomphe's, the one stable `Arc` whose constructor can fail.
 //!
 //! Under loom, time does not exist: a timed wait is an untimed one, which
@@ -24,15 +24,15 @@ mod real {
     use std::sync::PoisonError;
     use std::time::Instant;
 
-    use crate::core::oom::OutOfMemory;
+    use crate::error::Error;
 
     pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use std::sync::MutexGuard;
     pub(crate) use triomphe::Arc;
 
-    /// Shared state, or [`OutOfMemory`] instead of an abort.
-    pub(crate) fn try_arc<T>(value: T) -> Result<Arc<T>, OutOfMemory> {
-        Arc::try_new(value).map_err(|_| OutOfMemory)
+    /// Shared state, or [`Error::OutOfMemory`] instead of an abort.
+    pub(crate) fn try_arc<T>(value: T) -> Result<Arc<T>, Error> {
+        Arc::try_new(value).map_err(|_| Error::OutOfMemory)
     }
 
     pub(crate) struct Mutex<T>(std::sync::Mutex<T>);
@@ -90,7 +90,7 @@ mod model {
     use std::sync::PoisonError;
     use std::time::Instant;
 
-    use crate::core::oom::OutOfMemory;
+    use crate::error::Error;
 
     pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize};
     pub(crate) use loom::sync::MutexGuard;
@@ -99,7 +99,7 @@ mod model {
     /// loom's `Arc` behind triomphe's API, the part the core uses.
     pub(crate) struct Arc<T>(loom::sync::Arc<T>);
 
-    pub(crate) fn try_arc<T>(value: T) -> Result<Arc<T>, OutOfMemory> {
+    pub(crate) fn try_arc<T>(value: T) -> Result<Arc<T>, Error> {
         Ok(Arc(loom::sync::Arc::new(value)))
     }
 

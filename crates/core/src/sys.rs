@@ -1,13 +1,13 @@
-//! The operating system's answers the core needs that std does not give,
-//! made safe here so that the core itself has no `unsafe`.
+//! What the core asks of the operating system: the CPU a thread runs on.
 
 /// The CPU the calling thread runs on now (it may move right after), or
 /// `None` where the system cannot tell. Cheap: glibc reads it from the
 /// thread's restartable-sequence area, or the vDSO.
 #[cfg(not(any(loom, miri)))]
 pub(crate) fn current_cpu() -> Option<u32> {
-    // SAFETY: sched_getcpu takes no argument and touches no memory of ours.
-    u32::try_from(unsafe { libc::sched_getcpu() }).ok()
+    nix::sched::sched_getcpu()
+        .ok()
+        .and_then(|cpu| u32::try_from(cpu).ok())
 }
 
 /// Under loom every thread runs on one model CPU of its own: no two are

@@ -7,10 +7,9 @@ use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::time::Duration;
 
 use super::counters::Snapshot;
-use super::lease::{Lease, NotInstalled};
+use super::error::Error;
+use super::lease::Lease;
 use super::message_queue::{Closing, Leftovers, MessageQueue, Missed};
-use super::oom::OutOfMemory;
-use super::refused::Refused;
 use super::shared::Shared;
 use super::subscriber::{Subscriber, SubscriberOptions};
 use super::sync::Mutex;
@@ -18,10 +17,10 @@ use super::unwind::catch;
 
 /// Turns what a publisher passes into the message subscribers receive
 /// (`Ok(None)`: nothing to publish). For a synchronous topic the message is
-/// dropped at once: its `Drop` is the topic's release. [`OutOfMemory`] when
-/// the message could not be made (and nothing is left to release). If it
-/// panics, the publish fails with [`TopicError::GeneratorPanicked`].
-pub type Generator<I, M> = Box<dyn Fn(I) -> Result<Option<M>, OutOfMemory> + Send + Sync>;
+/// dropped at once: its `Drop` is the topic's release. [`Error::OutOfMemory`]
+/// when the message could not be made (and nothing is left to release). If
+/// it panics, the publish fails with [`Error::GeneratorPanicked`].
+pub type Generator<I, M> = Box<dyn Fn(I) -> Result<Option<M>, Error> + Send + Sync>;
 
 /// How a topic delivers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,34 +30,6 @@ pub enum Delivery {
     Sync,
     /// The generator's result is published to the topic's subscribers.
     Async,
-}
-
-/// Why a topic call failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TopicError {
-    /// No such topic in the table.
-    Invalid,
-    /// The topic is not registered.
-    NotRegistered,
-    /// The topic is registered already.
-    AlreadyRegistered,
-    /// The topic is synchronous: it has no subscribers.
-    Sync,
-    /// The subscriber is not subscribed to this topic.
-    NotSubscribed,
-    /// The topic's registrant makes events of another type.
-    EventType,
-    /// An allocation failed; nothing changed.
-    OutOfMemory,
-    /// The topic's generator panicked: the event reached no subscriber
-    /// (each one's miss is counted in `dropped`).
-    GeneratorPanicked,
-}
-
-impl From<OutOfMemory> for TopicError {
-    fn from(_: OutOfMemory) -> Self {
-        TopicError::OutOfMemory
-    }
 }
 
 /// What a subscriber expects the events of a topic to be, checked against
@@ -85,7 +56,7 @@ impl Expected {
 }
 
 /// What a publish did. (When it failed, the event reached nobody: out of
-/// memory, or the generator panicked; see [`TopicError`].)
+/// memory, or the generator panicked; see [`Error`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
     /// Nothing to publish: the topic is not registered, or nobody subscribes
@@ -131,9 +102,9 @@ struct Topic<I, M> {
 ///
 /// ```
 /// use std::sync::Arc;
-/// use isula_mailbox::core::blocking_queue::Pop;
-/// use isula_mailbox::core::message_queue::Missed;
-/// use isula_mailbox::core::topics::{Delivery, Expected, Published, TopicTable};
+/// use isula_mailbox_core::blocking_queue::Pop;
+/// use isula_mailbox_core::message_queue::Missed;
+/// use isula_mailbox_core::topics::{Delivery, Expected, Published, TopicTable};
 ///
 /// static TOPICS: TopicTable<u32, Arc<String>, 1> = TopicTable::new();
 ///
@@ -177,7 +148,7 @@ impl<I, M> Topic<I, M> {
     /// The publish path with work to do, kept out of line so that the
     /// quiet path stays a few instructions.
     #[inline(never)]
-    fn publish(&self, input: I) -> Result<Published, TopicError>
+    fn publish(&self, input: I) -> Result<Published, Error>
     where
         M: Shared,
     {
@@ -208,11 +179,11 @@ impl<I, M> Topic<I, M> {
                         let missed = leftovers.missed();
                         (leftovers, Ok(Published::Done(missed)))
                     }
-                    Err(Refused::OutOfMemory(message)) => {
-                        (Leftovers::of(message), Err(TopicError::OutOfMemory))
-                    }
                     // Unregistered while this publish ran its generator.
-                    Err(Refused::Closed(message)) => (Leftovers::of(message), Ok(Published::Quiet)),
+                    Err(refused) if refused.error == Error::Closed => {
+                        (Leftovers::of(refused.item), Ok(Published::Quiet))
+                    }
+                    Err(refused) => (Leftovers::of(refused.item), Err(refused.error)),
                 },
             }
         };
@@ -228,8 +199,8 @@ impl<I, M> Registration<I, M> {
     /// C caller, into C), and the publish fails instead. Nothing the
     /// generator was making is half-built when it unwinds: a message is
     /// only made from what it returns.
-    fn generate(&self, input: I) -> Result<Option<M>, TopicError> {
-        Ok(catch(|| (self.generate)(input)).ok_or(TopicError::GeneratorPanicked)??)
+    fn generate(&self, input: I) -> Result<Option<M>, Error> {
+        catch(|| (self.generate)(input)).ok_or(Error::GeneratorPanicked)?
     }
 }
 
@@ -241,8 +212,8 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         }
     }
 
-    fn topic(&self, topic: usize) -> Result<&Topic<I, M>, TopicError> {
-        self.topics.get(topic).ok_or(TopicError::Invalid)
+    fn topic(&self, topic: usize) -> Result<&Topic<I, M>, Error> {
+        self.topics.get(topic).ok_or(Error::InvalidTopic)
     }
 
     /// Registers `topic`, whose generator makes events of `event_type`
@@ -253,7 +224,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         generate: Generator<I, M>,
         delivery: Delivery,
         event_type: Option<TypeId>,
-    ) -> Result<(), TopicError> {
+    ) -> Result<(), Error> {
         let entry = self.topic(topic)?;
         let (queue, state) = match delivery {
             Delivery::Sync => (None, SYNC),
@@ -267,17 +238,13 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         entry
             .registration
             .install(registration, || entry.state.store(state, Ordering::Release))
-            .map_err(|error| match error {
-                NotInstalled::Occupied => TopicError::AlreadyRegistered,
-                NotInstalled::OutOfMemory => TopicError::OutOfMemory,
-            })
     }
 
     /// Unregisters `topic`: its subscribers are shut down and it can be
     /// registered again. Returns once no publish is still running its
     /// generator, so the generator's context may then be freed; with how
     /// many subscribers were shut down.
-    pub fn unregister(&self, topic: usize) -> Result<usize, TopicError> {
+    pub fn unregister(&self, topic: usize) -> Result<usize, Error> {
         let entry = self.topic(topic)?;
         let mut closing: Option<Closing<M>> = None;
         let registration = entry
@@ -293,7 +260,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
                     .as_ref()
                     .map(MessageQueue::begin_shutdown);
             })
-            .ok_or(TopicError::NotRegistered)?;
+            .ok_or(Error::NotRegistered)?;
         let shut_down = closing.map_or(0, Closing::finish);
         drop(registration);
         Ok(shut_down)
@@ -303,7 +270,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     /// to, this reads two atomics and returns: no lock, no allocation, no
     /// generator call.
     #[inline]
-    pub fn publish(&self, topic: usize, input: I) -> Result<Published, TopicError>
+    pub fn publish(&self, topic: usize, input: I) -> Result<Published, Error>
     where
         M: Shared,
     {
@@ -323,34 +290,28 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
 
     /// A new subscriber of the async `topic`, made with the topic's
     /// subscriber options, if its events are what it `expects`.
-    pub fn subscribe(&self, topic: usize, expects: Expected) -> Result<Subscriber<M>, TopicError> {
+    pub fn subscribe(&self, topic: usize, expects: Expected) -> Result<Subscriber<M>, Error> {
         let entry = self.topic(topic)?;
         let options = *entry.options.lock();
-        let registration = entry
-            .registration
-            .borrow()
-            .ok_or(TopicError::NotRegistered)?;
-        let queue = registration.queue.as_ref().ok_or(TopicError::Sync)?;
+        let registration = entry.registration.borrow().ok_or(Error::NotRegistered)?;
+        let queue = registration.queue.as_ref().ok_or(Error::Synchronous)?;
         if !expects.accepts(registration.event_type) {
-            return Err(TopicError::EventType);
+            return Err(Error::EventType);
         }
-        queue.subscribe(options).map_err(|refused| match refused {
-            Refused::OutOfMemory(()) => TopicError::OutOfMemory,
+        queue.subscribe(options).map_err(|error| match error {
             // Unregistered meanwhile.
-            Refused::Closed(()) => TopicError::NotRegistered,
+            Error::Closed => Error::NotRegistered,
+            error => error,
         })
     }
 
     /// Stops delivering `topic` to `subscriber`.
-    pub fn unsubscribe(&self, topic: usize, subscriber: &Subscriber<M>) -> Result<(), TopicError> {
+    pub fn unsubscribe(&self, topic: usize, subscriber: &Subscriber<M>) -> Result<(), Error> {
         let entry = self.topic(topic)?;
-        let registration = entry
-            .registration
-            .borrow()
-            .ok_or(TopicError::NotRegistered)?;
+        let registration = entry.registration.borrow().ok_or(Error::NotRegistered)?;
         match &registration.queue {
             Some(queue) if queue.unsubscribe(subscriber) => Ok(()),
-            _ => Err(TopicError::NotSubscribed),
+            _ => Err(Error::NotSubscribed),
         }
     }
 
@@ -369,12 +330,9 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
 
     /// The counters of `topic`'s current registration (all zero for a sync
     /// topic: it delivers nothing).
-    pub fn stats(&self, topic: usize) -> Result<Snapshot, TopicError> {
+    pub fn stats(&self, topic: usize) -> Result<Snapshot, Error> {
         let entry = self.topic(topic)?;
-        let registration = entry
-            .registration
-            .borrow()
-            .ok_or(TopicError::NotRegistered)?;
+        let registration = entry.registration.borrow().ok_or(Error::NotRegistered)?;
         Ok(registration
             .queue
             .as_ref()
@@ -387,7 +345,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         &self,
         topic: usize,
         timeout: Option<Duration>,
-    ) -> Result<(), TopicError> {
+    ) -> Result<(), Error> {
         self.topic(topic)?.options.lock().timeout = timeout;
         Ok(())
     }
@@ -397,7 +355,7 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         &self,
         topic: usize,
         capacity: Option<NonZeroUsize>,
-    ) -> Result<(), TopicError> {
+    ) -> Result<(), Error> {
         self.topic(topic)?.options.lock().capacity = capacity;
         Ok(())
     }
@@ -412,7 +370,7 @@ impl<I, M, const N: usize> Default for TopicTable<I, M, N> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::blocking_queue::Pop;
+    use crate::blocking_queue::Pop;
     use std::sync::atomic::AtomicUsize;
     type Message<T> = Arc<T>;
     use std::sync::Arc;
@@ -435,7 +393,7 @@ mod tests {
         assert_eq!(Arc::strong_count(&released), 2, "result dropped, not kept");
         assert_eq!(
             table.subscribe(0, Expected::Anything).err(),
-            Some(TopicError::Sync)
+            Some(Error::Synchronous)
         );
     }
 
@@ -474,11 +432,11 @@ mod tests {
             .unwrap();
         assert_eq!(
             table.register(1, generate(), Delivery::Async, None),
-            Err(TopicError::AlreadyRegistered)
+            Err(Error::AlreadyRegistered)
         );
         let old = table.subscribe(1, Expected::Anything).unwrap();
         table.unregister(1).unwrap();
-        assert_eq!(table.unregister(1), Err(TopicError::NotRegistered));
+        assert_eq!(table.unregister(1), Err(Error::NotRegistered));
         assert!(matches!(old.pop(), Pop::Closed));
         let typed = Some(TypeId::of::<u32>());
         table
@@ -488,7 +446,7 @@ mod tests {
             table
                 .subscribe(1, Expected::Exactly(TypeId::of::<i64>()))
                 .err(),
-            Some(TopicError::EventType)
+            Some(Error::EventType)
         );
         let new = table
             .subscribe(1, Expected::Exactly(TypeId::of::<u32>()))
@@ -496,6 +454,6 @@ mod tests {
         table.publish(1, 9).unwrap();
         assert!(matches!(new.pop(), Pop::Item(m) if *m == 9));
         assert_eq!(table.stats(1).unwrap().published, 1);
-        assert_eq!(table.publish(2, 0), Err(TopicError::Invalid));
+        assert_eq!(table.publish(2, 0), Err(Error::InvalidTopic));
     }
 }

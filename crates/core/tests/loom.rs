@@ -3,11 +3,11 @@
 //!
 //! ```sh
 //! RUSTFLAGS="--cfg loom" LOOM_MAX_PREEMPTIONS=3 \
-//!     cargo test --release --test loom --target-dir target/loom
+//!     cargo test --release -p isula-mailbox-core --test loom --target-dir target/loom
 //! ```
 //!
 //! Under `cfg(loom)` the core's locks, condition variables, atomics, `Arc`
-//! and the pop's spin are loom's (src/core/sync.rs). Only `timeout: None`
+//! and the pop's spin are loom's (src/sync.rs). Only `timeout: None`
 //! pops wait: loom has no clock. Messages here are loom `Arc`s; the
 //! C message's own count (`RefCount`) has a model of its own.
 #![cfg(loom)]
@@ -19,12 +19,12 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-use isula_mailbox::core::blocking_queue::{BlockingQueue, Pop};
-use isula_mailbox::core::lease::Lease;
-use isula_mailbox::core::message_queue::MessageQueue;
-use isula_mailbox::core::refcount::RefCount;
-use isula_mailbox::core::shared::Shared;
-use isula_mailbox::core::subscriber::SubscriberOptions;
+use isula_mailbox_core::blocking_queue::{BlockingQueue, Pop};
+use isula_mailbox_core::lease::Lease;
+use isula_mailbox_core::message_queue::MessageQueue;
+use isula_mailbox_core::refcount::RefCount;
+use isula_mailbox_core::shared::Shared;
+use isula_mailbox_core::subscriber::SubscriberOptions;
 
 /// A payload that counts how often it is dropped.
 #[derive(Debug)]
@@ -180,7 +180,7 @@ fn close_wakes_a_waiting_pop() {
         queue.push(1).unwrap();
         let left = queue.close();
         match popper.join().unwrap() {
-            Pop::Item(1) => assert!(left.is_empty()),
+            Pop::Item(1) => assert_eq!(left.into_iter().count(), 0),
             Pop::Closed => assert_eq!(left.into_iter().collect::<Vec<_>>(), vec![1]),
             other => panic!("{other:?}"),
         }

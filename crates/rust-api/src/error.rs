@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::core::topics::TopicError;
+use isula_mailbox_core::error::Error as CoreError;
 
 /// Why registering, subscribing or reading stats failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,24 +39,27 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-impl From<TopicError> for Error {
-    fn from(error: TopicError) -> Self {
+impl From<CoreError> for Error {
+    fn from(error: CoreError) -> Self {
         match error {
-            TopicError::AlreadyRegistered => Error::AlreadyRegistered,
-            TopicError::Sync => Error::Synchronous,
-            TopicError::EventType => Error::EventType,
-            TopicError::OutOfMemory => Error::OutOfMemory,
-            TopicError::GeneratorPanicked => Error::GeneratorPanicked,
-            // The API's topics are valid by construction, and it only
-            // unsubscribes its own subscribers (by dropping them).
-            TopicError::NotRegistered | TopicError::Invalid | TopicError::NotSubscribed => {
-                Error::NotRegistered
-            }
+            CoreError::AlreadyRegistered => Error::AlreadyRegistered,
+            CoreError::Synchronous => Error::Synchronous,
+            CoreError::EventType => Error::EventType,
+            CoreError::OutOfMemory => Error::OutOfMemory,
+            CoreError::GeneratorPanicked => Error::GeneratorPanicked,
+            // The API's topics are valid by construction, it only
+            // unsubscribes its own subscribers (by dropping them), and what
+            // it publishes and subscribes is closed only by unregistering.
+            CoreError::NotRegistered
+            | CoreError::InvalidTopic
+            | CoreError::NotSubscribed
+            | CoreError::Closed
+            | CoreError::ReferenceLimit => Error::NotRegistered,
         }
     }
 }
 
-/// Why [`Subscription::recv`](super::Subscription::recv) returned no event.
+/// Why [`Subscription::recv`](crate::Subscription::recv) returned no event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecvError {
     /// Nothing came within the time limit; later calls may get events.

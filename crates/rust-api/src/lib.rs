@@ -11,14 +11,15 @@
 //! Safe Rust only (the `forbid` below): what reads C data or asserts a
 //! type is in `mailbox/events.rs`, below both this API and the C ABI.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod error;
 mod subscription;
 mod topic;
 
-pub use crate::mailbox::events::{
+pub use error::{Error, RecvError};
+pub use isula_mailbox_broker::typed::{
     ContainerEventKind, ContainerMessage, CriContainer, Event, ForeignEvent, TopicKind,
 };
-pub use error::{Error, RecvError};
 pub use subscription::Subscription;
 pub use topic::{Topic, TopicStats, CRI_CONTAINER};

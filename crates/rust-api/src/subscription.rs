@@ -2,27 +2,29 @@
 
 use std::time::Duration;
 
-use super::RecvError;
-use crate::core::blocking_queue::Pop;
-use crate::core::subscriber::Subscriber;
-use crate::mailbox::events::{Event, EventsAre};
-use crate::mailbox::message::ForeignMessage;
+use isula_mailbox_broker::log_debug;
+use isula_mailbox_broker::message::Message;
+use isula_mailbox_broker::typed::{Event, EventsAre};
+use isula_mailbox_core::blocking_queue::Pop;
+use isula_mailbox_core::subscriber::Subscriber;
+
+use crate::RecvError;
 
 /// Events of a topic, from when it was made; dropped, it unsubscribes.
 ///
 /// Made by [`Topic::subscribe`](super::Topic::subscribe). Events come in
 /// the order every other subscriber, C or Rust, sees them.
 pub struct Subscription<E> {
-    subscriber: Subscriber<ForeignMessage>,
+    subscriber: Subscriber<Message>,
     events: EventsAre<E>,
 }
 
 impl<E> Subscription<E> {
-    pub(crate) fn new(subscriber: Subscriber<ForeignMessage>, events: EventsAre<E>) -> Self {
+    pub(crate) fn new(subscriber: Subscriber<Message>, events: EventsAre<E>) -> Self {
         Subscription { subscriber, events }
     }
 
-    fn received(&self, popped: Pop<ForeignMessage>) -> Result<Event<E>, RecvError> {
+    fn received(&self, popped: Pop<Message>) -> Result<Event<E>, RecvError> {
         match popped {
             Pop::Item(message) => Ok(self.events.event(message)),
             Pop::TimedOut => Err(RecvError::Timeout),

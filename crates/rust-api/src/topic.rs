@@ -4,15 +4,16 @@ use std::marker::PhantomData;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-use super::{CriContainer, Error, ForeignEvent, Subscription, TopicKind};
-use crate::core::counters::Snapshot;
-use crate::core::topics::{Published, TopicError};
-use crate::logging;
-use crate::mailbox::{self, events, mailbox};
+use isula_mailbox_broker::{self as broker, log_debug, log_error, logging, topics, typed};
+use isula_mailbox_core::counters::Snapshot;
+use isula_mailbox_core::error::Error as CoreError;
+use isula_mailbox_core::topics::Published;
+
+use crate::{CriContainer, Error, ForeignEvent, Subscription, TopicKind};
 
 /// The topic `MAILBOX_TOPIC_CRI_CONTAINER`, the same one the C functions
 /// use: a C publisher reaches a Rust subscriber and the other way round.
-pub const CRI_CONTAINER: Topic<CriContainer> = Topic::new(mailbox::CRI_CONTAINER, "CRI_CONTAINER");
+pub const CRI_CONTAINER: Topic<CriContainer> = Topic::new(broker::CRI_CONTAINER, "CRI_CONTAINER");
 
 /// Counters of a topic since it was registered: the `mailbox_topic_stats`
 /// of `mailbox_get_topic_stats`.
@@ -100,7 +101,7 @@ impl<K: TopicKind> Topic<K> {
         E: Send + Sync + 'static,
         G: for<'a> Fn(&K::Input<'a>) -> Option<E> + Send + Sync + 'static,
     {
-        events::register::<K, E, G>(self.index, generator)?;
+        typed::register::<K, E, G>(self.index, generator)?;
         log_debug!(target: "Topic::register", "topic {} registered (async)", self.name);
         Ok(())
     }
@@ -111,7 +112,7 @@ impl<K: TopicKind> Topic<K> {
     where
         H: for<'a> Fn(&K::Input<'a>) + Send + Sync + 'static,
     {
-        events::register_handler::<K, H>(self.index, handler)?;
+        typed::register_handler::<K, H>(self.index, handler)?;
         log_debug!(target: "Topic::register_handler", "topic {} registered (sync)", self.name);
         Ok(())
     }
@@ -120,7 +121,7 @@ impl<K: TopicKind> Topic<K> {
     /// ends ([`RecvError::Closed`](super::RecvError::Closed)). Returns once
     /// no publish is still inside the generator.
     pub fn unregister(&self) -> Result<(), Error> {
-        let shut_down = mailbox().unregister(self.index)?;
+        let shut_down = topics().unregister(self.index)?;
         log_debug!(
             target: "Topic::unregister",
             "topic {} unregistered, {shut_down} subscribers shut down",
@@ -131,7 +132,7 @@ impl<K: TopicKind> Topic<K> {
 
     /// Whether the topic is registered now.
     pub fn is_registered(&self) -> bool {
-        mailbox().is_registered(self.index)
+        topics().is_registered(self.index)
     }
 
     /// Publishes `input`: see [`register`](Self::register). Does nothing
@@ -140,12 +141,12 @@ impl<K: TopicKind> Topic<K> {
     /// (logged, and counted in each subscriber's `dropped`), as with
     /// `mailbox_publish`.
     pub fn publish(&self, input: &K::Input<'_>) {
-        match events::publish_input::<K>(self.index, input) {
-            Err(TopicError::OutOfMemory) => log_error!(
+        match typed::publish_input::<K>(self.index, input) {
+            Err(CoreError::OutOfMemory) => log_error!(
                 target: "Topic::publish",
                 "out of memory, the event reached no subscriber"
             ),
-            Err(TopicError::GeneratorPanicked) => log_error!(
+            Err(CoreError::GeneratorPanicked) => log_error!(
                 target: "Topic::publish",
                 "the generator of topic {} panicked; the event reached no subscriber",
                 self.name
@@ -159,7 +160,7 @@ impl<K: TopicKind> Topic<K> {
     /// Subscribes to the events of a topic registered from Rust with
     /// events of type `E`. [`Error::EventType`] for any other registrant.
     pub fn subscribe<E: Send + Sync + 'static>(&self) -> Result<Subscription<E>, Error> {
-        let (subscriber, events) = events::subscribe::<E>(self.index)?;
+        let (subscriber, events) = typed::subscribe::<E>(self.index)?;
         Ok(self.subscribed("Topic::subscribe", Subscription::new(subscriber, events)))
     }
 
@@ -167,7 +168,7 @@ impl<K: TopicKind> Topic<K> {
     /// generator makes what `E` (by implementing [`ForeignEvent`]) says;
     /// or from Rust with events of type `E`.
     pub fn subscribe_foreign<E: ForeignEvent>(&self) -> Result<Subscription<E>, Error> {
-        let (subscriber, events) = events::subscribe_foreign::<E>(self.index)?;
+        let (subscriber, events) = typed::subscribe_foreign::<E>(self.index)?;
         Ok(self.subscribed(
             "Topic::subscribe_foreign",
             Subscription::new(subscriber, events),
@@ -180,7 +181,7 @@ impl<K: TopicKind> Topic<K> {
             target: function,
             "a subscription attached to topic {} ({} now)",
             self.name,
-            mailbox().subscriber_count(self.index)
+            topics().subscriber_count(self.index)
         );
         subscription
     }
@@ -188,20 +189,20 @@ impl<K: TopicKind> Topic<K> {
     /// The topic's counters since it was registered (see
     /// `mailbox_get_topic_stats`).
     pub fn stats(&self) -> Result<TopicStats, Error> {
-        Ok(mailbox().stats(self.index)?)
+        Ok(topics().stats(self.index)?)
     }
 
     /// How long `recv` of subscriptions made from now on waits (`None`:
     /// forever; default one second).
     pub fn set_subscriber_timeout(&self, timeout: Option<Duration>) {
         // Cannot fail: the topic is valid.
-        let _ = mailbox().set_subscriber_timeout(self.index, timeout);
+        let _ = topics().set_subscriber_timeout(self.index, timeout);
     }
 
     /// The most events a subscription made from now on keeps (`None`:
     /// unbounded, the default). A full one drops its oldest event.
     pub fn set_subscriber_capacity(&self, capacity: Option<NonZeroUsize>) {
         // Cannot fail: the topic is valid.
-        let _ = mailbox().set_subscriber_capacity(self.index, capacity);
+        let _ = topics().set_subscriber_capacity(self.index, capacity);
     }
 }

@@ -8,16 +8,17 @@ use std::fmt::{self, Write as _};
 /// One log line, formatted on the stack: at most [`LineBuffer::CAPACITY`]
 /// bytes, cut at a character boundary, NUL bytes written as `\0` so that
 /// it can be handed to C as a string.
-pub(crate) struct LineBuffer {
+pub struct LineBuffer {
     bytes: [u8; Self::CAPACITY + 1],
     len: usize,
 }
 
 impl LineBuffer {
     /// The longest line; one more byte holds the terminating NUL.
-    pub(crate) const CAPACITY: usize = 1023;
+    pub const CAPACITY: usize = 1023;
 
-    pub(crate) fn new() -> Self {
+    /// An empty line.
+    pub fn new() -> Self {
         LineBuffer {
             bytes: [0; Self::CAPACITY + 1],
             len: 0,
@@ -25,18 +26,19 @@ impl LineBuffer {
     }
 
     /// Appends `args`, cut where the buffer is full.
-    pub(crate) fn format(&mut self, args: &fmt::Arguments<'_>) {
+    pub fn format(&mut self, args: &fmt::Arguments<'_>) {
         // A full buffer stops the formatting with an error: that is the cut.
         let _ = self.write_fmt(*args);
     }
 
     #[cfg_attr(feature = "isula-libutils-log", allow(dead_code))] // stderr's
-    pub(crate) fn as_bytes(&self) -> &[u8] {
+    /// The line's bytes, without a NUL.
+    pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
 
     /// The line as a C string.
-    pub(crate) fn as_c_str(&mut self) -> &CStr {
+    pub fn as_c_str(&mut self) -> &CStr {
         self.bytes[self.len] = 0;
         // No NUL is ever written before `len` (see `write_str`).
         CStr::from_bytes_with_nul(&self.bytes[..=self.len]).unwrap_or_default()
@@ -54,6 +56,12 @@ impl LineBuffer {
             return Err(fmt::Error);
         }
         Ok(())
+    }
+}
+
+impl Default for LineBuffer {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

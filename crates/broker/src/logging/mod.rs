@@ -22,17 +22,21 @@ use std::sync::Once;
 
 use log::{LevelFilter, Log, Metadata, Record};
 
-use crate::core::lease::Lease;
-use crate::core::message_queue::Missed;
-use crate::core::oom::OutOfMemory;
-pub(crate) use line::LineBuffer;
+use isula_mailbox_core::error::Error;
+use isula_mailbox_core::lease::Lease;
+use isula_mailbox_core::message_queue::Missed;
+use isula_mailbox_core::unwind::catch;
+pub use line::LineBuffer;
+/// The `log` crate, for the macros below.
+#[doc(hidden)]
+pub use log;
 
 /// Where records go instead of the default sink.
-pub(crate) type Sink = Box<dyn Fn(&Record<'_>) + Send + Sync>;
+pub type Sink = Box<dyn Fn(&Record<'_>) + Send + Sync>;
 
 /// Up to which level the default sink takes records: isula_libutils
 /// decides itself, record by record; stderr takes warnings and errors.
-pub(crate) const DEFAULT_LEVEL: LevelFilter = if cfg!(feature = "isula-libutils-log") {
+pub const DEFAULT_LEVEL: LevelFilter = if cfg!(feature = "isula-libutils-log") {
     LevelFilter::Trace
 } else {
     LevelFilter::Warn
@@ -114,7 +118,7 @@ fn default_sink(record: &Record<'_>) {
 
 /// Installs the library's logger unless the process has one. Cheap after
 /// the first call (one atomic load).
-pub(crate) fn ensure_installed() {
+pub fn ensure_installed() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         if log::set_logger(&LOGGER).is_ok() {
@@ -128,7 +132,7 @@ pub(crate) fn ensure_installed() {
 /// sink when `sink` is `None`. Returns once no thread is still inside the
 /// previous sink. Does nothing to the level of a logger the process
 /// installed itself. Changes nothing when memory runs out.
-pub(crate) fn set_sink(sink: Option<Sink>, max_level: LevelFilter) -> Result<(), OutOfMemory> {
+pub fn set_sink(sink: Option<Sink>, max_level: LevelFilter) -> Result<(), Error> {
     ensure_installed();
     let (level, set) = match sink {
         Some(_) => (max_level, true),
@@ -149,7 +153,7 @@ pub(crate) fn set_sink(sink: Option<Sink>, max_level: LevelFilter) -> Result<(),
 
 /// The text of a record as the C log callback receives it: the function
 /// it comes from, then the message.
-pub(crate) fn callback_line(record: &Record<'_>, line: &mut LineBuffer) {
+pub fn callback_line(record: &Record<'_>, line: &mut LineBuffer) {
     line.format(&format_args!("{}: {}", record.target(), record.args()));
 }
 
@@ -157,20 +161,22 @@ pub(crate) fn callback_line(record: &Record<'_>, line: &mut LineBuffer) {
 /// `target: "function",` first, the record is named after that function.
 /// A logger the host installed may panic: that panic stops here (see
 /// [`emit`]).
+#[macro_export]
 macro_rules! log_error {
     (target: $target:expr, $($arg:tt)+) => {
-        $crate::logging::emit(|| ::log::error!(target: $target, $($arg)+))
+        $crate::logging::emit(|| $crate::logging::log::error!(target: $target, $($arg)+))
     };
     ($($arg:tt)+) => {
-        $crate::logging::emit(|| ::log::error!($($arg)+))
+        $crate::logging::emit(|| $crate::logging::log::error!($($arg)+))
     };
 }
 
 /// `log::debug!` (with a target), as [`log_error!`]: off unless the daemon
 /// logs at debug.
+#[macro_export]
 macro_rules! log_debug {
     (target: $target:expr, $($arg:tt)+) => {
-        $crate::logging::emit(|| ::log::debug!(target: $target, $($arg)+))
+        $crate::logging::emit(|| $crate::logging::log::debug!(target: $target, $($arg)+))
     };
 }
 
@@ -180,14 +186,14 @@ macro_rules! log_debug {
 /// back: a host's logger that panicked there would leave that change
 /// unreported, a subscriber nobody holds. So a panic in the logger stops
 /// here, and the call goes on as if the record had been written.
-pub(crate) fn emit(log: impl FnOnce()) {
+pub fn emit(log: impl FnOnce()) {
     ensure_installed();
-    let _ = crate::core::unwind::catch(log);
+    let _ = catch(log);
 }
 
 /// Logs what subscribers missed of a message that `function` published
 /// (the publish itself went through; each miss is counted in `dropped`).
-pub(crate) fn report_missed(function: &str, missed: Missed) {
+pub fn report_missed(function: &str, missed: Missed) {
     if missed.at_limit > 0 {
         log_error!(
             target: function,
