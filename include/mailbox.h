@@ -105,7 +105,9 @@ void mailbox_publish(mailbox_topic topic, void *data);
  *
  * Returns a subscriber (free it with `message_subscriber_destroy`), or NULL
  * for an invalid or unregistered topic (logged), a sync topic (silently:
- * it has nothing to subscribe to), or when memory runs out (logged).
+ * it has nothing to subscribe to), a topic registered from Rust with
+ * events of Rust's own, which C cannot read (logged), or when memory
+ * runs out (logged).
  */
 message_subscriber *mailbox_subscribe(mailbox_topic topic);
 

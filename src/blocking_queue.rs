@@ -106,8 +106,9 @@ ffi_fn! {
     unsafe fn blocking_queue_push(queue: *mut blocking_queue, data: *mut c_void) -> c_int {
         // Closed: only `blocking_queue_destroy` closes a C queue, and this is
         // one of the releases it runs.
+        // No task awaits a C queue: nothing to wake.
         match handle_arg!(queue).items.push(RawItem(data)) {
-            Ok(()) => Ok(0),
+            Ok(_) => Ok(0),
             Err(refused) => Err(Failure::Refused(refused.error, About::Queue)),
         }
     } else -1

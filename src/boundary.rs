@@ -181,6 +181,10 @@ impl fmt::Display for Description {
                 Error::Synchronous => write!(f, "topic {topic} is synchronous"),
                 Error::NotSubscribed => write!(f, "subscriber is not subscribed to topic {topic}"),
                 Error::EventType => write!(f, "topic {topic} makes events of another type"),
+                Error::RustOnly => write!(
+                    f,
+                    "topic {topic} is registered from Rust with events C cannot read"
+                ),
                 Error::GeneratorPanicked => write!(
                     f,
                     "the generator of topic {topic} panicked; the event reached no subscriber"

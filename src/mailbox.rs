@@ -10,7 +10,7 @@ use isula_mailbox_broker::message::Message;
 use isula_mailbox_broker::typed::{ContainerEventKind, RawContainerMessage};
 use isula_mailbox_broker::{self as broker, log_debug, publish, topics, RawInput};
 use isula_mailbox_core::error::Error;
-use isula_mailbox_core::topics::{Delivery, Expected, Published};
+use isula_mailbox_core::topics::{Delivery, Events, Expected, Published};
 
 use crate::blocking_queue::message_release_t;
 use crate::boundary::{report_missed, About, Failure};
@@ -181,9 +181,9 @@ ffi_fn! {
         } else {
             Delivery::Sync
         };
-        // What a C generator makes is unknown to Rust: no event type.
+        // What a C generator makes is the topic's C type.
         topics()
-            .register(index, generate, delivery, None)
+            .register(index, generate, delivery, Events::C)
             .map_err(Failure::topic(topic.0))?;
         log_debug!(target: EXPORT.name(), "topic {} registered ({delivery:?})", topic.0);
         Ok(0)
@@ -202,7 +202,7 @@ ffi_fn! {
     /// Must not be called from inside the topic's generator.
     unsafe fn mailbox_unregister_topic_handler(topic: RawTopic) {
         let shut_down = topics()
-            .unregister(topic.index()?)
+            .unregister(topic.index()?, None)
             .map_err(|error| Failure::Refused(error, About::Unregistering(topic.0)))?;
         log_debug!(
             target: EXPORT.name(),
@@ -236,11 +236,14 @@ ffi_fn! {
     }
     {
         match publish(topic.index()?, RawInput(data)).map_err(Failure::topic(topic.0))? {
-            Published::Done(missed) => {
+            Published::Delivered { missed, .. } => {
                 report_missed(EXPORT, missed);
                 Ok(())
             }
-            Published::Quiet | Published::Nothing => Ok(()),
+            Published::NotRegistered
+            | Published::NobodySubscribed
+            | Published::Nothing
+            | Published::Handled => Ok(()),
         }
     }
 }
@@ -250,11 +253,13 @@ ffi_fn! {
     ///
     /// Returns a subscriber (free it with `message_subscriber_destroy`), or NULL
     /// for an invalid or unregistered topic (logged), a sync topic (silently:
-    /// it has nothing to subscribe to), or when memory runs out (logged).
+    /// it has nothing to subscribe to), a topic registered from Rust with
+    /// events of Rust's own, which C cannot read (logged), or when memory
+    /// runs out (logged).
     fn mailbox_subscribe(topic: RawTopic) -> *mut message_subscriber {
         let index = topic.index()?;
-        // C cannot say what it expects: no type check.
-        match topics().subscribe(index, Expected::Anything) {
+        // A C subscriber reads the topic's C type.
+        match topics().subscribe(index, Expected::C) {
             Ok(subscriber) => {
                 let sub = into_handle::<message_subscriber>(subscriber)?;
                 log_debug!(

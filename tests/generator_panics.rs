@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use isula_mailbox::{ContainerEventKind, ContainerMessage, RecvError, CRI_CONTAINER};
+use isula_mailbox::{
+    ContainerEventKind, ContainerMessage, CriContainer, Error, ForeignEvent, RecvError,
+    CRI_CONTAINER,
+};
 use isula_mailbox_ffi::isula_mailbox::mailbox_log_level::{MAILBOX_LOG_ERROR, MAILBOX_LOG_WARN};
 use isula_mailbox_ffi::isula_mailbox::{
     mailbox_get_topic_stats, mailbox_set_log_callback, mailbox_topic_stats, RawLogLevel,
@@ -50,6 +53,11 @@ impl Drop for Counted {
     }
 }
 
+// SAFETY: this test's C subscriber (Rust code through the C functions)
+// reads the data as a `Counted`; it is not changed once made, and its
+// release (its `Drop`) may run on any thread.
+unsafe impl ForeignEvent<CriContainer> for Counted {}
+
 /// A panic payload whose own `Drop` panics.
 struct PanicsOnDrop;
 
@@ -68,7 +76,11 @@ fn generate(message: &ContainerMessage<'_>) -> Option<Counted> {
     match id.to_bytes() {
         b"panic" => panic!("the generator panics"),
         b"panic-payload" => std::panic::panic_any(PanicsOnDrop),
-        b"outer" => CRI_CONTAINER.publish(&message_of(c"panic")),
+        b"outer" => assert_eq!(
+            CRI_CONTAINER.publish(&message_of(c"panic")),
+            Err(Error::GeneratorPanicked),
+            "the nested publish fails, alone"
+        ),
         _ => {}
     }
     Some(event)
@@ -135,9 +147,9 @@ fn with_topic(test: impl FnOnce()) {
     };
     let made = MADE.load(Ordering::SeqCst);
     let dropped = DROPPED.load(Ordering::SeqCst);
-    CRI_CONTAINER.register(generate).unwrap();
+    let registration = CRI_CONTAINER.register_foreign(generate).unwrap();
     test();
-    CRI_CONTAINER.unregister().unwrap();
+    registration.unregister().unwrap();
     // SAFETY: no callback.
     unsafe { mailbox_set_log_callback(None, MAILBOX_LOG_WARN.into(), ptr::null_mut()) };
     assert_eq!(
@@ -160,7 +172,10 @@ const RUST_PANICKED: &str =
 fn async_topic_rust_subscriber_rust_and_c_publishers() {
     with_topic(|| {
         let events = CRI_CONTAINER.subscribe::<Counted>().unwrap();
-        CRI_CONTAINER.publish(&message_of(c"panic"));
+        assert_eq!(
+            CRI_CONTAINER.publish(&message_of(c"panic")),
+            Err(Error::GeneratorPanicked)
+        );
         assert_eq!(errors(), [RUST_PANICKED]);
         c_publish(c"panic");
         assert_eq!(errors(), [format!("mailbox_publish: {PANICKED}")]);
@@ -168,11 +183,11 @@ fn async_topic_rust_subscriber_rust_and_c_publishers() {
         assert_eq!(stats().published, 0);
 
         // The next publishes work, from both sides.
-        CRI_CONTAINER.publish(&message_of(c"after-rust"));
+        let _ = CRI_CONTAINER.publish(&message_of(c"after-rust"));
         c_publish(c"after-c");
         assert_eq!(events.try_recv().unwrap().container, "after-rust");
         assert_eq!(events.try_recv().unwrap().container, "after-c");
-        assert_eq!(events.try_recv().err(), Some(RecvError::Timeout));
+        assert_eq!(events.try_recv().err(), Some(RecvError::Empty));
     });
 }
 
@@ -183,7 +198,7 @@ fn async_topic_c_subscriber() {
         let sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER.into());
         assert!(!sub.is_null());
         c_publish(c"panic");
-        CRI_CONTAINER.publish(&message_of(c"panic"));
+        let _ = CRI_CONTAINER.publish(&message_of(c"panic"));
         c_publish(c"ok");
         let mut msg = ptr::null_mut();
         // SAFETY: `sub` is live, `msg` writable; the popped reference is
@@ -202,7 +217,7 @@ fn async_topic_c_subscriber() {
 fn async_topic_without_subscribers_calls_no_generator() {
     with_topic(|| {
         let made = MADE.load(Ordering::SeqCst);
-        CRI_CONTAINER.publish(&message_of(c"panic"));
+        let _ = CRI_CONTAINER.publish(&message_of(c"panic"));
         c_publish(c"panic");
         assert_eq!(MADE.load(Ordering::SeqCst), made);
         assert!(errors().is_empty());
@@ -213,11 +228,11 @@ fn async_topic_without_subscribers_calls_no_generator() {
 fn a_panic_in_a_nested_publish_fails_that_publish_only() {
     with_topic(|| {
         let events = CRI_CONTAINER.subscribe::<Counted>().unwrap();
-        CRI_CONTAINER.publish(&message_of(c"outer"));
+        let _ = CRI_CONTAINER.publish(&message_of(c"outer"));
         c_publish(c"outer");
         assert_eq!(events.try_recv().unwrap().container, "outer");
         assert_eq!(events.try_recv().unwrap().container, "outer");
-        assert_eq!(events.try_recv().err(), Some(RecvError::Timeout));
+        assert_eq!(events.try_recv().err(), Some(RecvError::Empty));
         assert_eq!(errors(), [RUST_PANICKED, RUST_PANICKED]);
         assert_eq!((stats().published, stats().dropped), (2, 2));
     });
@@ -227,7 +242,7 @@ fn a_panic_in_a_nested_publish_fails_that_publish_only() {
 fn a_panic_whose_payload_panics_when_dropped_is_contained() {
     with_topic(|| {
         let events = CRI_CONTAINER.subscribe::<Counted>().unwrap();
-        CRI_CONTAINER.publish(&message_of(c"panic-payload"));
+        let _ = CRI_CONTAINER.publish(&message_of(c"panic-payload"));
         c_publish(c"panic-payload");
         c_publish(c"ok");
         assert_eq!(events.try_recv().unwrap().container, "ok");
@@ -239,7 +254,7 @@ fn a_panic_whose_payload_panics_when_dropped_is_contained() {
 fn sync_topic_handler_panics_from_rust_and_c() {
     let _topic = TOPIC.lock().unwrap_or_else(|e| e.into_inner());
     static HANDLED: AtomicUsize = AtomicUsize::new(0);
-    CRI_CONTAINER
+    let registration = CRI_CONTAINER
         .register_handler(|message: &ContainerMessage<'_>| {
             HANDLED.fetch_add(1, Ordering::SeqCst);
             if message.container_id() == Some(c"panic") {
@@ -247,12 +262,12 @@ fn sync_topic_handler_panics_from_rust_and_c() {
             }
         })
         .unwrap();
-    CRI_CONTAINER.publish(&message_of(c"panic"));
+    let _ = CRI_CONTAINER.publish(&message_of(c"panic"));
     c_publish(c"panic");
-    CRI_CONTAINER.publish(&message_of(c"ok"));
+    let _ = CRI_CONTAINER.publish(&message_of(c"ok"));
     c_publish(c"ok");
     assert_eq!(HANDLED.load(Ordering::SeqCst), 4, "each publish ran it");
-    CRI_CONTAINER.unregister().unwrap();
+    registration.unregister().unwrap();
 }
 
 /// A generator panicking in one thread while others publish and receive:
@@ -267,7 +282,7 @@ fn panics_in_several_threads_leave_the_topic_usable() {
                 scope.spawn(move || {
                     for i in 0..rounds {
                         if (i + thread) % 2 == 0 {
-                            CRI_CONTAINER.publish(&message_of(c"panic"));
+                            let _ = CRI_CONTAINER.publish(&message_of(c"panic"));
                         } else {
                             c_publish(c"ok");
                         }

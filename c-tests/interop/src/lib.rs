@@ -43,8 +43,9 @@ impl SharedEvent {
 }
 
 // SAFETY: interop.c's generator returns a malloc'd `shared_event`, whose
-// layout this is, and its release frees it.
-unsafe impl isula_mailbox::ForeignEvent for SharedEvent {}
+// layout this is, never changed once made, and its release frees it from
+// any thread; a Rust generator of it makes the same layout for C to read.
+unsafe impl isula_mailbox::ForeignEvent<isula_mailbox::CriContainer> for SharedEvent {}
 
 extern "C" {
     pub fn c_register() -> c_int;

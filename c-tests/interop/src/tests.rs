@@ -23,17 +23,18 @@ fn a_c_publisher_reaches_a_rust_subscriber() {
     // says.
     unsafe {
         assert_eq!(c_register(), 0);
-        // A C registrant did not say what it makes: a typed subscribe is refused.
+        // A C registrant's events are read as a type promised to be their
+        // layout (subscribe_foreign): a plain subscribe says so.
         assert_eq!(
             CRI_CONTAINER.subscribe::<SharedEvent>().err(),
-            Some(Error::EventType)
+            Some(Error::RegisteredFromC)
         );
         let events = CRI_CONTAINER.subscribe_foreign::<SharedEvent>().unwrap();
 
         c_publish(c"c1".as_ptr(), STARTED);
         c_publish(c"c2".as_ptr(), STOPPED);
         // A Rust publisher feeds the C generator too.
-        CRI_CONTAINER.publish(&ContainerMessage::new(
+        let _ = CRI_CONTAINER.publish(&ContainerMessage::new(
             c"c3",
             c"pod",
             ContainerEventKind::Deleted,
@@ -68,8 +69,8 @@ fn a_c_publisher_reaches_a_rust_subscriber() {
 #[test]
 fn a_rust_publisher_reaches_a_c_subscriber() {
     let _topic = TOPIC.lock().unwrap();
-    CRI_CONTAINER
-        .register(|message: &ContainerMessage<'_>| {
+    let registration = CRI_CONTAINER
+        .register_foreign(|message: &ContainerMessage<'_>| {
             let id = message.container_id()?.to_str().ok()?;
             Some(SharedEvent::new(id, message.kind()? as c_int))
         })
@@ -79,7 +80,7 @@ fn a_rust_publisher_reaches_a_c_subscriber() {
     unsafe {
         let stream = c_subscribe();
         assert!(!stream.is_null());
-        CRI_CONTAINER.publish(&ContainerMessage::new(
+        let _ = CRI_CONTAINER.publish(&ContainerMessage::new(
             c"r1",
             c"pod",
             ContainerEventKind::Created,
@@ -99,7 +100,7 @@ fn a_rust_publisher_reaches_a_c_subscriber() {
             (2, 1, 0)
         );
 
-        CRI_CONTAINER.unregister().unwrap();
+        registration.unregister().unwrap();
         assert_eq!(c_pop(stream, &mut event), 0, "the C stream ends with NULL");
         c_destroy(stream);
     }
@@ -108,8 +109,8 @@ fn a_rust_publisher_reaches_a_c_subscriber() {
 #[test]
 fn rust_and_c_subscribers_see_one_order() {
     let _topic = TOPIC.lock().unwrap();
-    CRI_CONTAINER
-        .register(|message: &ContainerMessage<'_>| {
+    let registration = CRI_CONTAINER
+        .register_foreign(|message: &ContainerMessage<'_>| {
             Some(SharedEvent::new(message.container_id()?.to_str().ok()?, 0))
         })
         .unwrap();
@@ -123,7 +124,7 @@ fn rust_and_c_subscribers_see_one_order() {
                     for i in 0..200 {
                         let id = std::ffi::CString::new(format!("p{p}-{i}")).unwrap();
                         if p == 0 {
-                            CRI_CONTAINER.publish(&ContainerMessage::new(
+                            let _ = CRI_CONTAINER.publish(&ContainerMessage::new(
                                 &id,
                                 c"pod",
                                 ContainerEventKind::Started,
@@ -146,7 +147,7 @@ fn rust_and_c_subscribers_see_one_order() {
         }
         c_destroy(c_stream);
     }
-    CRI_CONTAINER.unregister().unwrap();
+    registration.unregister().unwrap();
 }
 
 /// A Rust generator that panics on a C publish, with a C stream reading:
@@ -155,8 +156,8 @@ fn rust_and_c_subscribers_see_one_order() {
 #[test]
 fn a_panicking_rust_generator_under_a_c_publisher_and_a_c_stream() {
     let _topic = TOPIC.lock().unwrap();
-    CRI_CONTAINER
-        .register(|message: &ContainerMessage<'_>| {
+    let registration = CRI_CONTAINER
+        .register_foreign(|message: &ContainerMessage<'_>| {
             let id = message.container_id()?.to_str().ok()?;
             assert_ne!(id, "panic", "the generator panics");
             Some(SharedEvent::new(id, message.kind()? as c_int))
@@ -173,7 +174,7 @@ fn a_panicking_rust_generator_under_a_c_publisher_and_a_c_stream() {
         assert_eq!((event.container(), event.r#type), ("after", STOPPED));
         let stats = CRI_CONTAINER.stats().unwrap();
         assert_eq!((stats.published, stats.dropped), (1, 1));
-        CRI_CONTAINER.unregister().unwrap();
+        registration.unregister().unwrap();
         assert_eq!(c_pop(stream, &mut event), 0);
         c_destroy(stream);
     }

@@ -3,6 +3,7 @@
 
 use std::collections::{vec_deque, VecDeque};
 use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
@@ -11,6 +12,7 @@ use super::backoff::{self, ThreadToken, WaitHistory};
 use super::error::{Error, Refused};
 use super::sync::{AtomicBool, Condvar, Mutex, MutexGuard};
 use super::sys::current_cpu;
+use super::unwind::catch;
 
 /// What [`BlockingQueue::pop`] got.
 #[derive(Debug, PartialEq, Eq)]
@@ -99,6 +101,34 @@ struct Back<T> {
     /// its way, later pushes make no system call, and it finds them all
     /// when it runs.
     waking: usize,
+    /// The task of a pop awaited asynchronously ([`BlockingQueue::poll_pop`])
+    /// that found the queue empty: the next push or the close wakes it, as
+    /// it wakes a parked pop. One task at a time: a second one that waits
+    /// takes its place and wakes the first, which polls again.
+    task: Option<Waker>,
+}
+
+/// A task to wake, taken from the queue under its lock and woken when this
+/// is dropped. A caller that holds a lock of its own keeps it until it let
+/// go (a waker is someone else's code). Empty for every queue no task
+/// awaits.
+#[derive(Debug, Default)]
+pub struct Wake(Option<Waker>);
+
+impl Wake {
+    /// Whether there is a task to wake.
+    pub fn is_some(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            // An executor's code: a panic there stops here.
+            catch(move || task.wake());
+        }
+    }
 }
 
 /// Every item a queue held when it was emptied at once, oldest first.
@@ -170,6 +200,7 @@ impl<T> BlockingQueue<T> {
                 consumer: ThreadToken::NOBODY,
                 parked: 0,
                 waking: 0,
+                task: None,
             })),
             not_empty: Condvar::new(),
             back_ready: AtomicBool::new(false),
@@ -177,9 +208,11 @@ impl<T> BlockingQueue<T> {
         }
     }
 
-    /// Appends `item` and wakes one parked `pop`. Gives the item back if
-    /// the queue is closed or cannot grow.
-    pub fn push(&self, item: T) -> Result<(), Refused<T>> {
+    /// Appends `item` and wakes one parked `pop`; a task awaiting
+    /// [`poll_pop`](Self::poll_pop) comes back as the [`Wake`], for the
+    /// caller to drop once it holds no lock. Gives the item back if the
+    /// queue is closed or cannot grow.
+    pub fn push(&self, item: T) -> Result<Wake, Refused<T>> {
         let mut back = self.back.lock();
         if back.closed {
             return Err(Refused::new(Error::Closed, item));
@@ -190,8 +223,7 @@ impl<T> BlockingQueue<T> {
         Self::note_producer(&mut back);
         back.items.push_back(item);
         set_hint(&self.back_ready, true);
-        self.wake_one(back);
-        Ok(())
+        Ok(self.wake_one(back))
     }
 
     /// Who pushes, for the pops that wait: where it runs when it starts a
@@ -206,9 +238,9 @@ impl<T> BlockingQueue<T> {
 
     /// Appends `item`, first removing the oldest item if `capacity` items are
     /// already queued; returns the removed one so the caller can dispose of
-    /// it outside the lock. Gives the item back if the queue is closed or
-    /// cannot grow.
-    pub fn push_bounded(&self, item: T, capacity: usize) -> Result<Option<T>, Refused<T>> {
+    /// it outside the lock, with the task to wake (see [`push`](Self::push)).
+    /// Gives the item back if the queue is closed or cannot grow.
+    pub fn push_bounded(&self, item: T, capacity: usize) -> Result<(Option<T>, Wake), Refused<T>> {
         let mut front = self.front.lock();
         let mut back = self.back.lock();
         if back.closed {
@@ -229,21 +261,22 @@ impl<T> BlockingQueue<T> {
         back.items.push_back(item);
         set_hint(&self.back_ready, true);
         drop(front);
-        self.wake_one(back);
-        Ok(evicted)
+        Ok((evicted, self.wake_one(back)))
     }
 
     /// Wakes a parked pop, if one is left that no wake-up is on its way to,
-    /// after letting go of `back`.
-    fn wake_one(&self, mut back: MutexGuard<'_, Back<T>>) {
+    /// after letting go of `back`; hands back the awaiting task, if any.
+    fn wake_one(&self, mut back: MutexGuard<'_, Back<T>>) -> Wake {
         let wake = back.parked > back.waking;
         if wake {
             back.waking += 1;
         }
+        let task = Wake(back.task.take());
         drop(back);
         if wake {
             self.not_empty.notify_one();
         }
+        task
     }
 
     /// Removes the oldest item, waiting for one if the queue is empty:
@@ -254,27 +287,19 @@ impl<T> BlockingQueue<T> {
         // Taken now: only the pop right after a push can await its reply.
         let handed_to = ThreadToken::take_handed_to();
         loop {
+            // Declared first, dropped last: a task woken once no lock is held.
+            let task;
             let mut front = self.front.lock();
             if let Some(item) = self.take_front(&mut front) {
                 return Pop::Item(self.hand_out(front, item, wait));
             }
             let mut back = self.back.lock();
             if !back.items.is_empty() {
-                std::mem::swap(&mut front.items, &mut back.items);
-                if back.items.capacity() > SHRINK_ABOVE {
-                    back.items = VecDeque::new();
-                }
-                set_hint(&self.back_ready, back.closed);
-                // More than this pop takes: another parked one may share them.
-                if front.items.len() > 1 {
-                    set_hint(&self.front_ready, true);
-                    self.wake_one(back);
-                } else {
-                    drop(back);
-                }
+                task = self.swap_in(&mut front, back);
                 if let Some(item) = self.take_front(&mut front) {
                     return Pop::Item(self.hand_out(front, item, wait));
                 }
+                drop(task);
                 continue;
             }
             if back.closed {
@@ -315,6 +340,59 @@ impl<T> BlockingQueue<T> {
             back.parked -= 1;
             back.waking = back.waking.saturating_sub(1);
         }
+    }
+
+    /// Moves the back's batch to the front, which the caller found empty;
+    /// when there is more than one item, another consumer may share them: a
+    /// parked pop is woken, and an awaiting task handed back.
+    fn swap_in(&self, front: &mut Front<T>, mut back: MutexGuard<'_, Back<T>>) -> Wake {
+        std::mem::swap(&mut front.items, &mut back.items);
+        if back.items.capacity() > SHRINK_ABOVE {
+            back.items = VecDeque::new();
+        }
+        set_hint(&self.back_ready, back.closed);
+        if front.items.len() > 1 {
+            set_hint(&self.front_ready, true);
+            self.wake_one(back)
+        } else {
+            Wake::default()
+        }
+    }
+
+    /// The asynchronous [`pop`](Self::pop), for a `Future`: the oldest item
+    /// now, or [`Pop::Closed`], or else `Pending`, the task of `cx` to be
+    /// woken by the next push or the close (which wake a parked pop the
+    /// same way). It never spins and never parks the thread.
+    pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Pop<T>> {
+        // Declared first, dropped last: woken once no lock is held.
+        let task;
+        let mut front = self.front.lock();
+        if let Some(item) = self.take_front(&mut front) {
+            return Poll::Ready(Pop::Item(self.hand_out(front, item, None)));
+        }
+        let mut back = self.back.lock();
+        if !back.items.is_empty() {
+            task = self.swap_in(&mut front, back);
+            let item = self.take_front(&mut front);
+            drop(task);
+            return Poll::Ready(match item {
+                Some(item) => Pop::Item(self.hand_out(front, item, None)),
+                None => Pop::Closed, // cannot be: the batch was not empty
+            });
+        }
+        if back.closed {
+            return Poll::Ready(Pop::Closed);
+        }
+        // Another task that waited here is woken to poll again: two tasks
+        // never both wait for a wake-up only one of them gets.
+        task = match &back.task {
+            Some(waiting) if waiting.will_wake(cx.waker()) => Wake::default(),
+            _ => Wake(back.task.replace(cx.waker().clone())),
+        };
+        drop(back);
+        drop(front);
+        drop(task);
+        Poll::Pending
     }
 
     /// How long a pop that found the queue empty should spin before it
@@ -376,18 +454,34 @@ impl<T> BlockingQueue<T> {
     pub fn close(&self) -> Drained<T> {
         let mut front = self.front.lock();
         let mut back = self.back.lock();
-        back.closed = true;
-        back.waking = back.parked;
-        set_hint(&self.back_ready, true);
-        set_hint(&self.front_ready, false);
         let drained = Drained {
             older: std::mem::take(&mut front.items),
             newer: std::mem::take(&mut back.items),
         };
+        set_hint(&self.front_ready, false);
+        self.mark_closed(front, back);
+        drained
+    }
+
+    /// Closes the queue but keeps what it holds: pops take the items still
+    /// queued, then return [`Pop::Closed`]; pushes are refused at once.
+    pub fn close_keeping(&self) {
+        let front = self.front.lock();
+        let back = self.back.lock();
+        self.mark_closed(front, back);
+    }
+
+    /// Marks the queue closed and wakes every waiting pop and the awaiting
+    /// task, once its locks are let go.
+    fn mark_closed(&self, front: MutexGuard<'_, Front<T>>, mut back: MutexGuard<'_, Back<T>>) {
+        back.closed = true;
+        back.waking = back.parked;
+        set_hint(&self.back_ready, true);
+        let task = Wake(back.task.take());
         drop(back);
         drop(front);
         self.not_empty.notify_all();
-        drained
+        drop(task);
     }
 
     /// How many items are queued now.
@@ -460,7 +554,7 @@ mod tests {
         for waiter in waiters {
             assert_eq!(waiter.join().unwrap(), Pop::Closed);
         }
-        assert_eq!(queue.push(2), Err(Refused::new(Error::Closed, 2)));
+        assert_eq!(queue.push(2).err(), Some(Refused::new(Error::Closed, 2)));
         assert_eq!(queue.pop(None), Pop::Closed);
     }
 
@@ -468,7 +562,7 @@ mod tests {
     fn bounded_push_evicts_the_oldest_and_keeps_order() {
         let queue = BlockingQueue::new();
         for i in 0..5 {
-            let evicted = queue.push_bounded(i, 3).unwrap();
+            let (evicted, _) = queue.push_bounded(i, 3).unwrap();
             assert_eq!(evicted, if i >= 3 { Some(i - 3) } else { None });
         }
         assert_eq!(
@@ -486,8 +580,8 @@ mod tests {
         assert_eq!(queue.pop(None), Pop::Item(0)); // 1, 2 now at the front
         queue.push(3).unwrap(); // at the back
         assert_eq!(
-            queue.push_bounded(4, 3),
-            Ok(Some(1)),
+            queue.push_bounded(4, 3).map(|(evicted, _)| evicted).ok(),
+            Some(Some(1)),
             "the oldest goes, from the front"
         );
         assert_eq!(queue.len(), 3);
@@ -567,6 +661,75 @@ mod tests {
             assert_eq!(queue.pop(Some(Duration::ZERO)), Pop::TimedOut);
         }
         assert_eq!(queue.front.lock().waits, WaitHistory::new());
+    }
+
+    /// A waker that counts its wake-ups.
+    struct CountingWaker(std::sync::atomic::AtomicUsize);
+
+    impl std::task::Wake for CountingWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Relaxed);
+        }
+    }
+
+    fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+        let count = Arc::new(CountingWaker(std::sync::atomic::AtomicUsize::new(0)));
+        (Arc::clone(&count), Waker::from(count))
+    }
+
+    /// An awaited pop is woken by the push that wakes a parked one, once
+    /// the push has let go of the queue; then it gets the item.
+    #[test]
+    fn an_awaited_pop_is_woken_by_the_push_and_by_the_close() {
+        let queue = BlockingQueue::new();
+        let (count, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        assert_eq!(queue.poll_pop(&mut cx), Poll::Pending);
+        let wake = queue.push(5).unwrap();
+        assert_eq!(
+            count.0.load(Relaxed),
+            0,
+            "not while the caller may hold a lock"
+        );
+        drop(wake);
+        assert_eq!(count.0.load(Relaxed), 1);
+        assert_eq!(queue.poll_pop(&mut cx), Poll::Ready(Pop::Item(5)));
+        assert_eq!(queue.poll_pop(&mut cx), Poll::Pending);
+        drop(queue.close());
+        assert_eq!(count.0.load(Relaxed), 2, "the close wakes it too");
+        assert_eq!(queue.poll_pop(&mut cx), Poll::Ready(Pop::Closed));
+    }
+
+    /// Two tasks awaiting one queue: the second takes the first's place
+    /// and wakes it, so that neither waits for a wake-up only one gets.
+    #[test]
+    fn a_second_awaiting_task_wakes_the_first() {
+        let queue = BlockingQueue::<u32>::new();
+        let (first, first_waker) = counting_waker();
+        let (second, second_waker) = counting_waker();
+        assert!(queue
+            .poll_pop(&mut Context::from_waker(&first_waker))
+            .is_pending());
+        assert!(queue
+            .poll_pop(&mut Context::from_waker(&second_waker))
+            .is_pending());
+        assert_eq!(first.0.load(Relaxed), 1);
+        drop(queue.push(1).unwrap());
+        assert_eq!(second.0.load(Relaxed), 1);
+    }
+
+    /// Closed but kept: pops take what is left, then return `Closed`;
+    /// pushes are refused.
+    #[test]
+    fn a_queue_closed_keeping_hands_out_what_it_held() {
+        let queue = BlockingQueue::new();
+        drop(queue.push(1).unwrap());
+        drop(queue.push(2).unwrap());
+        queue.close_keeping();
+        assert!(queue.push(3).is_err());
+        assert_eq!(queue.pop(None), Pop::Item(1));
+        assert_eq!(queue.pop(Some(Duration::ZERO)), Pop::Item(2));
+        assert_eq!(queue.pop(None), Pop::Closed);
     }
 
     #[test]

@@ -26,6 +26,12 @@ pub enum Error {
     NotSubscribed,
     /// The topic's registrant makes events of another type.
     EventType,
+    /// The topic's registrant is C: a Rust subscriber reads its events only
+    /// through a type promised to be their layout (a foreign subscriber).
+    RegisteredFromC,
+    /// The topic's registrant is Rust, with events C cannot read: a C
+    /// subscriber is refused.
+    RustOnly,
     /// The topic's generator panicked: the event reached no subscriber
     /// (each one's miss is counted in `dropped`).
     GeneratorPanicked,
@@ -44,6 +50,10 @@ impl fmt::Display for Error {
             Error::Synchronous => "the topic is synchronous",
             Error::NotSubscribed => "not subscribed",
             Error::EventType => "the topic's registrant makes events of another type",
+            Error::RegisteredFromC => {
+                "the topic is registered from C: its events need a foreign subscriber"
+            }
+            Error::RustOnly => "the topic's registrant makes Rust events, which C cannot read",
             Error::GeneratorPanicked => "the topic's generator panicked",
             Error::ReferenceLimit => "reference count overflow",
         })

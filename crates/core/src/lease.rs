@@ -105,7 +105,16 @@ impl<T> Lease<T> {
     /// borrow or install (the lease's lock is held: `taken` must not use
     /// the lease), then waits until every borrower gave it back.
     pub fn take(&self, taken: impl FnOnce(&T)) -> Option<T> {
+        self.take_if(|_| true, taken)
+    }
+
+    /// [`take`](Self::take), if the value is one `which` picks; otherwise
+    /// nothing changes and `None` is returned.
+    pub fn take_if(&self, which: impl FnOnce(&T) -> bool, taken: impl FnOnce(&T)) -> Option<T> {
         let mut slot = self.slot.lock();
+        if !which(slot.current.as_deref()?) {
+            return None;
+        }
         let value = slot.current.take()?;
         taken(&value);
         Some(self.wait_for_borrowers(slot, value))

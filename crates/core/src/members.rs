@@ -7,55 +7,89 @@
 use std::num::NonZeroUsize;
 use std::sync::atomic::Ordering::Relaxed;
 
-use super::blocking_queue::BlockingQueue;
+use super::blocking_queue::{BlockingQueue, Drained, Wake};
 use super::counters::{Counters, Snapshot, SubscriberCount};
 use super::error::{Error, Refused};
-use super::sync::{Arc, AtomicBool, Mutex, MutexGuard};
+use super::sync::{Arc, AtomicBool, AtomicUsize, Mutex, MutexGuard};
 
 /// One subscriber's queue of messages.
 pub(crate) struct Inbox<M> {
     pub(crate) queue: BlockingQueue<M>,
     /// The most messages it keeps; when full, the oldest goes.
     capacity: Option<NonZeroUsize>,
+    /// What a shutdown of its queue does with the messages it holds: drop
+    /// them (C's pops then return NULL at once), or leave them to be popped.
+    keeps_queued_on_shutdown: bool,
     /// Whether it is a member now: only then do its deliveries and drops
     /// count in the queue's counters.
     attached: AtomicBool,
+    /// Whether a task awaited it once: publishes make room to wake it.
+    awaited: AtomicBool,
+    /// Messages it pushed out to make room, not yet reported to its
+    /// consumer (see [`Subscriber::take_lagged`](super::subscriber::Subscriber::take_lagged)).
+    lagged: AtomicUsize,
 }
 
 /// What an inbox did with a message handed to it.
 pub(crate) enum Arrival<M> {
-    Queued,
-    /// Queued, and the inbox's oldest message pushed out to make room.
-    QueuedPushingOut(M),
+    /// Queued; the inbox's oldest message pushed out to make room, if it
+    /// was full; the awaiting task to wake.
+    Queued { pushed_out: Option<M>, wake: Wake },
     /// Not queued: the inbox is shut down, or cannot grow.
     Refused(Refused<M>),
 }
 
 impl<M> Inbox<M> {
-    pub(crate) fn new(capacity: Option<NonZeroUsize>) -> Self {
+    pub(crate) fn new(capacity: Option<NonZeroUsize>, keeps_queued_on_shutdown: bool) -> Self {
         Inbox {
             queue: BlockingQueue::new(),
             capacity,
+            keeps_queued_on_shutdown,
             attached: AtomicBool::new(false),
+            awaited: AtomicBool::new(false),
+            lagged: AtomicUsize::new(0),
         }
     }
 
     pub(crate) fn deliver(&self, message: M) -> Arrival<M> {
-        match self.capacity {
-            None => match self.queue.push(message) {
-                Ok(()) => Arrival::Queued,
-                Err(refused) => Arrival::Refused(refused),
-            },
-            Some(capacity) => match self.queue.push_bounded(message, capacity.get()) {
-                Ok(None) => Arrival::Queued,
-                Ok(Some(oldest)) => Arrival::QueuedPushingOut(oldest),
-                Err(refused) => Arrival::Refused(refused),
-            },
+        let pushed = match self.capacity {
+            None => self.queue.push(message).map(|wake| (None, wake)),
+            Some(capacity) => self.queue.push_bounded(message, capacity.get()),
+        };
+        match pushed {
+            Ok((pushed_out, wake)) => {
+                if pushed_out.is_some() {
+                    self.lagged.fetch_add(1, Relaxed);
+                }
+                Arrival::Queued { pushed_out, wake }
+            }
+            Err(refused) => Arrival::Refused(refused),
         }
     }
 
     pub(crate) fn is_attached(&self) -> bool {
         self.attached.load(Relaxed)
+    }
+
+    /// The messages pushed out since the last call.
+    pub(crate) fn take_lagged(&self) -> usize {
+        self.lagged.swap(0, Relaxed)
+    }
+
+    /// Marks the inbox as awaited by a task; whether it was not before.
+    pub(crate) fn mark_awaited(&self) -> bool {
+        !self.awaited.swap(true, Relaxed)
+    }
+
+    /// Ends the inbox as its queue shuts down: what it held is dropped, or
+    /// kept for its consumer to pop first. Returns what was dropped.
+    pub(crate) fn shut_down(&self) -> Option<Drained<M>> {
+        if self.keeps_queued_on_shutdown {
+            self.queue.close_keeping();
+            None
+        } else {
+            Some(self.queue.close())
+        }
     }
 }
 
@@ -72,6 +106,9 @@ pub(crate) struct List<M> {
     /// How many of them are bounded: how many messages one publish may push
     /// out at most.
     pub(crate) bounded: usize,
+    /// How many of them a task awaited once: how many tasks one publish
+    /// may have to wake.
+    pub(crate) awaited: usize,
     pub(crate) shut_down: bool,
 }
 
@@ -81,6 +118,7 @@ impl<M> Members<M> {
             list: Mutex::new(List {
                 inboxes: Vec::new(),
                 bounded: 0,
+                awaited: 0,
                 shut_down: false,
             }),
             counters: Counters::new(),
@@ -128,9 +166,19 @@ impl<M> Members<M> {
         // Members are unordered: each inbox keeps its own order.
         list.inboxes.swap_remove(index);
         list.bounded -= usize::from(inbox.capacity.is_some());
+        list.awaited -= usize::from(inbox.awaited.load(Relaxed));
         inbox.attached.store(false, Relaxed);
         self.subscribers.fetch_sub(1, Relaxed);
         true
+    }
+
+    /// Counts `inbox`, which a task awaits for the first time, among the
+    /// awaited members, if it is one.
+    pub(crate) fn count_awaited(&self, inbox: &Inbox<M>) {
+        let mut list = self.list.lock();
+        if inbox.is_attached() {
+            list.awaited += 1;
+        }
     }
 
     /// Detaches every member and refuses later ones; returns them.
@@ -138,6 +186,7 @@ impl<M> Members<M> {
         let mut list = self.list.lock();
         list.shut_down = true;
         list.bounded = 0;
+        list.awaited = 0;
         let inboxes = std::mem::take(&mut list.inboxes);
         for inbox in &inboxes {
             inbox.attached.store(false, Relaxed);

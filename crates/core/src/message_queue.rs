@@ -3,6 +3,7 @@
 
 use std::sync::atomic::AtomicU32;
 
+use super::blocking_queue::Wake;
 use super::counters::{Snapshot, SubscriberCount};
 use super::error::{Error, Refused};
 use super::members::{Arrival, Inbox, Members};
@@ -91,9 +92,12 @@ impl<M> MessageQueue<M> {
             return Err(Refused::new(Error::Closed, message));
         }
         let mut leftovers = Leftovers::default();
-        // Room for what bounded inboxes push out, made before anything is
-        // delivered: a publish either fails whole or delivers everywhere.
-        if leftovers.pushed_out.try_reserve(list.bounded).is_err() {
+        // Room for what bounded inboxes push out, and for the tasks to
+        // wake, made before anything is delivered: a publish either fails
+        // whole or delivers everywhere.
+        if leftovers.pushed_out.try_reserve(list.bounded).is_err()
+            || leftovers.wakes.try_reserve(list.awaited).is_err()
+        {
             counters.count_dropped(list.inboxes.len());
             return Err(Refused::new(Error::OutOfMemory, message));
         }
@@ -101,11 +105,20 @@ impl<M> MessageQueue<M> {
         let (mut delivered, mut dropped, mut out_of_memory) = (0, 0, 0);
         let mut deliver = |inbox: &Inbox<M>, message: M| -> Option<M> {
             match inbox.deliver(message) {
-                Arrival::Queued => delivered += 1,
-                Arrival::QueuedPushingOut(oldest) => {
+                Arrival::Queued { pushed_out, wake } => {
                     delivered += 1;
-                    dropped += 1;
-                    leftovers.pushed_out.push(oldest); // within the room made above
+                    if let Some(oldest) = pushed_out {
+                        dropped += 1;
+                        leftovers.pushed_out.push(oldest); // within the room made above
+                    }
+                    if wake.is_some() {
+                        // Woken with the leftovers, once the members' lock
+                        // is let go; within the room made above (only an
+                        // inbox awaited since could exceed it: woken here).
+                        if leftovers.wakes.len() < leftovers.wakes.capacity() {
+                            leftovers.wakes.push(wake);
+                        }
+                    }
                 }
                 Arrival::Refused(refused) => {
                     dropped += 1;
@@ -134,6 +147,7 @@ impl<M> MessageQueue<M> {
             at_limit: over_limit,
             out_of_memory,
         };
+        leftovers.delivered = delivered;
         counters.count_delivered(delivered);
         counters.count_dropped(dropped + over_limit);
         Ok(leftovers)
@@ -191,6 +205,9 @@ pub struct Leftovers<M> {
     refused: Option<M>,
     /// What full bounded members pushed out.
     pushed_out: Vec<M>,
+    /// The tasks awaiting the members that received the message.
+    wakes: Vec<Wake>,
+    delivered: usize,
     missed: Missed,
 }
 
@@ -209,6 +226,8 @@ impl<M> Default for Leftovers<M> {
         Leftovers {
             refused: None,
             pushed_out: Vec::new(),
+            wakes: Vec::new(),
+            delivered: 0,
             missed: Missed::default(),
         }
     }
@@ -227,6 +246,11 @@ impl<M> Leftovers<M> {
     pub fn missed(&self) -> Missed {
         self.missed
     }
+
+    /// How many members received the message.
+    pub fn delivered(&self) -> usize {
+        self.delivered
+    }
 }
 
 /// The members of a queue being shut down: detached already, closed by
@@ -243,8 +267,9 @@ impl<M> Closing<M> {
     pub(crate) fn finish(self) -> usize {
         let members = self.inboxes.len();
         for inbox in self.inboxes {
-            let pending = inbox.queue.close();
-            self.members.counters().count_dropped(pending.len());
+            if let Some(pending) = inbox.shut_down() {
+                self.members.counters().count_dropped(pending.len());
+            }
         }
         members
     }
@@ -331,6 +356,64 @@ mod tests {
             (5, 10, 3)
         );
         assert_eq!(stats.pending, 5);
+    }
+
+    /// A bounded subscriber tells how many it dropped, once.
+    #[test]
+    fn a_bounded_subscriber_counts_what_it_pushed_out() {
+        let queue = MessageQueue::<Message>::new().unwrap();
+        let options = SubscriberOptions {
+            capacity: NonZeroUsize::new(2),
+            ..SubscriberOptions::default()
+        };
+        let bounded = queue.subscribe(options).unwrap();
+        for i in 0..5 {
+            drop(queue.publish(Arc::new(i)).unwrap());
+        }
+        assert_eq!(bounded.take_lagged(), 3);
+        assert_eq!(bounded.take_lagged(), 0, "told once");
+        assert_eq!(pop_value(&bounded), Some(3));
+    }
+
+    /// Shut down (its topic unregistered), a subscriber that keeps what it
+    /// holds hands it out before `Closed`; one that does not returns
+    /// `Closed` at once.
+    #[test]
+    fn a_subscriber_that_keeps_its_messages_hands_them_out_after_shutdown() {
+        let queue = MessageQueue::<Message>::new().unwrap();
+        let keeping = queue
+            .subscribe(SubscriberOptions {
+                keeps_queued_on_shutdown: true,
+                ..SubscriberOptions::default()
+            })
+            .unwrap();
+        let dropping = queue.subscribe(SubscriberOptions::default()).unwrap();
+        for i in 0..3 {
+            drop(queue.publish(Arc::new(i)).unwrap());
+        }
+        queue.shutdown();
+        assert!(matches!(dropping.pop(), Pop::Closed));
+        let kept: Vec<u32> = std::iter::from_fn(|| pop_value(&keeping)).collect();
+        assert_eq!(kept, vec![0, 1, 2]);
+        assert!(matches!(keeping.pop(), Pop::Closed));
+        assert_eq!(queue.stats().dropped, 3, "only the dropped ones count");
+    }
+
+    /// A closer ends its subscriber from another thread, waking its pop;
+    /// the others carry on.
+    #[test]
+    fn a_closer_wakes_its_subscriber_alone() {
+        let queue = Arc::new(MessageQueue::<Message>::new().unwrap());
+        let closed = queue.subscribe(SubscriberOptions::default()).unwrap();
+        let other = queue.subscribe(SubscriberOptions::default()).unwrap();
+        let closer = closed.closer();
+        let waiter = thread::spawn(move || matches!(closed.pop_timeout(None), Pop::Closed));
+        thread::sleep(Duration::from_millis(20));
+        closer.close();
+        assert!(waiter.join().unwrap(), "woken with Closed");
+        drop(queue.publish(Arc::new(7)).unwrap());
+        assert_eq!(pop_value(&other), Some(7));
+        assert_eq!(queue.stats().subscribers, 1, "the closed one is detached");
     }
 
     #[test]

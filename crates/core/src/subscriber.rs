@@ -2,6 +2,7 @@
 //! time limit and an optional bound on what it keeps.
 
 use std::num::NonZeroUsize;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::blocking_queue::Pop;
@@ -17,6 +18,10 @@ pub struct SubscriberOptions {
     /// The most messages it keeps; when full, the oldest is dropped to make
     /// room. `None` is unbounded.
     pub capacity: Option<NonZeroUsize>,
+    /// Whether a shutdown of its queue (a topic unregistered) leaves what it
+    /// holds to be popped before [`Pop::Closed`] (`true`), or drops it, and
+    /// pops return `Closed` at once (`false`, C's subscribers).
+    pub keeps_queued_on_shutdown: bool,
 }
 
 impl SubscriberOptions {
@@ -27,6 +32,7 @@ impl SubscriberOptions {
     pub const DEFAULT: SubscriberOptions = SubscriberOptions {
         timeout: Some(Self::DEFAULT_TIMEOUT),
         capacity: None,
+        keeps_queued_on_shutdown: false,
     };
 }
 
@@ -69,7 +75,10 @@ impl<M> Subscriber<M> {
     /// A subscriber attached to no queue.
     pub fn new(options: SubscriberOptions) -> Result<Self, Error> {
         Ok(Subscriber {
-            inbox: try_arc(Inbox::new(options.capacity))?,
+            inbox: try_arc(Inbox::new(
+                options.capacity,
+                options.keeps_queued_on_shutdown,
+            ))?,
             queue: None,
             timeout: options.timeout,
         })
@@ -99,18 +108,20 @@ impl<M> Subscriber<M> {
     /// Queues `message` (a bounded subscriber drops its oldest one to make
     /// room). Gives it back if the subscriber is shut down or cannot grow.
     pub fn push(&self, message: M) -> Result<(), Refused<M>> {
-        let (delivered, dropped, pushed_out) = match self.inbox.deliver(message) {
-            Arrival::Queued => (1, 0, None),
-            Arrival::QueuedPushingOut(oldest) => (1, 1, Some(oldest)),
+        let (pushed_out, wake) = match self.inbox.deliver(message) {
+            Arrival::Queued { pushed_out, wake } => (pushed_out, wake),
             Arrival::Refused(refused) => return Err(refused),
         };
         if let Some(queue) = self.counted_in() {
-            queue.counters().count_delivered(delivered);
-            queue.counters().count_dropped(dropped);
+            queue.counters().count_delivered(1);
+            queue
+                .counters()
+                .count_dropped(usize::from(pushed_out.is_some()));
         }
         // Dropped here, with no lock held: a payload's destructor is the
-        // daemon's code and may call back into the library.
+        // daemon's code and may call back into the library; so is a waker.
         drop(pushed_out);
+        drop(wake);
         Ok(())
     }
 
@@ -123,6 +134,43 @@ impl<M> Subscriber<M> {
     /// As [`pop`](Self::pop), with this time limit (`None`: forever).
     pub fn pop_timeout(&self, timeout: Option<Duration>) -> Pop<M> {
         self.inbox.queue.pop(timeout)
+    }
+
+    /// The asynchronous pop, for a `Future`: see
+    /// [`BlockingQueue::poll_pop`](super::blocking_queue::BlockingQueue::poll_pop).
+    /// The subscriber's queue then makes room, at each publish, to wake the
+    /// task once its lock is let go.
+    pub fn poll_pop(&self, cx: &mut Context<'_>) -> Poll<Pop<M>> {
+        if self.inbox.mark_awaited() {
+            if let Some(queue) = &self.queue {
+                queue.count_awaited(&self.inbox);
+            }
+        }
+        self.inbox.queue.poll_pop(cx)
+    }
+
+    /// How many messages the subscriber dropped to make room (it is
+    /// bounded) since the last call.
+    pub fn take_lagged(&self) -> usize {
+        self.inbox.take_lagged()
+    }
+
+    /// Ends the subscription: detached from its queue (nothing more is
+    /// delivered to it, it no longer counts), what it holds dropped (counted
+    /// as dropped), every waiting and later pop [`Pop::Closed`] at once.
+    /// Idempotent; dropping it does the same.
+    pub fn close(&self) {
+        self.closer().close();
+    }
+
+    /// A handle that closes this subscriber (see [`close`](Self::close))
+    /// from anywhere, for as long as it lives: to wake its consumer, which
+    /// waits in a pop, from another thread.
+    pub fn closer(&self) -> Closer<M> {
+        Closer {
+            inbox: Arc::clone(&self.inbox),
+            queue: self.queue.clone(),
+        }
     }
 
     /// Drops every pending message and makes every later pop return
@@ -149,14 +197,37 @@ impl<M> Subscriber<M> {
 
 impl<M> Drop for Subscriber<M> {
     fn drop(&mut self) {
-        let Some(queue) = &self.queue else {
-            drop(self.inbox.queue.close());
-            return;
-        };
-        let was_attached = queue.detach(&self.inbox);
+        self.close();
+    }
+}
+
+/// Closes a [`Subscriber`] from any thread: see [`Subscriber::closer`].
+pub struct Closer<M> {
+    inbox: Arc<Inbox<M>>,
+    queue: Option<Arc<Members<M>>>,
+}
+
+impl<M> Closer<M> {
+    /// Closes the subscriber: see [`Subscriber::close`].
+    pub fn close(&self) {
+        let was_attached = self
+            .queue
+            .as_ref()
+            .is_some_and(|queue| queue.detach(&self.inbox));
         let pending = self.inbox.queue.close();
-        if was_attached {
+        if let (true, Some(queue)) = (was_attached, &self.queue) {
             queue.counters().count_dropped(pending.len());
+        }
+        // Dropped with no lock held (see `push`).
+        drop(pending);
+    }
+}
+
+impl<M> Clone for Closer<M> {
+    fn clone(&self) -> Self {
+        Closer {
+            inbox: Arc::clone(&self.inbox),
+            queue: self.queue.clone(),
         }
     }
 }

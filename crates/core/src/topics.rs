@@ -3,7 +3,7 @@
 
 use std::any::TypeId;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::time::Duration;
 
 use super::counters::Snapshot;
@@ -32,25 +32,47 @@ pub enum Delivery {
     Async,
 }
 
-/// What a subscriber expects the events of a topic to be, checked against
-/// what its registrant said it makes.
+/// What a registrant's generator makes, as subscribers are checked against
+/// it: a subscriber must read what the generator makes, and a C subscriber
+/// reads the topic's C type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Events {
+    /// A C generator's: the topic's C type, which Rust knows only by the
+    /// promise of a foreign subscriber.
+    C,
+    /// A Rust generator's, of this type, which its registrant promised is
+    /// laid out as the topic's C type: C subscribers may read them too.
+    RustForC(TypeId),
+    /// A Rust generator's, of this type, for Rust subscribers only: a C
+    /// subscriber is refused.
+    Rust(TypeId),
+}
+
+/// What a subscriber reads the events of a topic as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expected {
-    /// Whatever they are (C subscribers cannot say).
-    Anything,
-    /// Exactly this type: the registrant must have said so.
-    Exactly(TypeId),
-    /// This type, or whatever a registrant that did not say makes (a C
-    /// one): the subscriber knows what that is.
-    ExactlyOrUnsaid(TypeId),
+    /// The topic's C type: a C subscriber.
+    C,
+    /// Exactly this Rust type: a Rust registrant's.
+    Rust(TypeId),
+    /// This type, which its subscriber promised is laid out as the topic's
+    /// C type: a C registrant's, or a Rust one's of this very type.
+    Foreign(TypeId),
 }
 
 impl Expected {
-    fn accepts(self, made: Option<TypeId>) -> bool {
-        match self {
-            Expected::Anything => true,
-            Expected::Exactly(expected) => made == Some(expected),
-            Expected::ExactlyOrUnsaid(expected) => made.is_none_or(|made| made == expected),
+    /// Whether a subscriber expecting this reads what the registrant makes.
+    fn check(self, made: Events) -> Result<(), Error> {
+        match (self, made) {
+            (Expected::C, Events::C | Events::RustForC(_)) => Ok(()),
+            (Expected::C, Events::Rust(_)) => Err(Error::RustOnly),
+            (Expected::Rust(_), Events::C) => Err(Error::RegisteredFromC),
+            (Expected::Foreign(_), Events::C) => Ok(()),
+            (
+                Expected::Rust(expected) | Expected::Foreign(expected),
+                Events::Rust(made) | Events::RustForC(made),
+            ) if made == expected => Ok(()),
+            _ => Err(Error::EventType),
         }
     }
 }
@@ -59,15 +81,29 @@ impl Expected {
 /// memory, or the generator panicked; see [`Error`].)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Published {
-    /// Nothing to publish: the topic is not registered, or nobody subscribes
-    /// to the async topic (the generator was not called).
-    Quiet,
-    /// The generator made nothing.
+    /// Nothing done: the topic is not registered.
+    NotRegistered,
+    /// Nothing done: the topic is asynchronous and nobody subscribes (the
+    /// generator was not called).
+    NobodySubscribed,
+    /// The asynchronous topic's generator made nothing.
     Nothing,
-    /// The generator's result was released (sync) or published (async);
-    /// some subscribers may have missed it.
-    Done(Missed),
+    /// The synchronous topic's generator ran (its result, if any, was
+    /// released).
+    Handled,
+    /// The generator's result reached `delivered` subscribers; `missed`
+    /// says why others did not.
+    Delivered {
+        /// Subscribers that received it.
+        delivered: usize,
+        /// Subscribers that missed it, and why.
+        missed: Missed,
+    },
 }
+
+/// Which registration of a topic: a topic registered again is another one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RegistrationId(u64);
 
 /// A topic's state, as the publish fast path reads it without a lock.
 const UNREGISTERED: u8 = 0;
@@ -77,9 +113,9 @@ const ASYNC: u8 = 2;
 struct Registration<I, M> {
     generate: Generator<I, M>,
     queue: Option<MessageQueue<M>>,
-    /// The type of the events the generator makes, when its registrant
-    /// said (a Rust one does; a C one cannot).
-    event_type: Option<TypeId>,
+    /// What the generator makes.
+    events: Events,
+    id: RegistrationId,
 }
 
 struct Topic<I, M> {
@@ -93,6 +129,7 @@ struct Topic<I, M> {
     /// unregister waits for it, and a generator may publish in turn), by
     /// subscribe, unsubscribe and stats.
     registration: Lease<Registration<I, M>>,
+    /// The options of subscribers that do not give their own (C's).
     options: Mutex<SubscriberOptions>,
 }
 
@@ -104,20 +141,21 @@ struct Topic<I, M> {
 /// use std::sync::Arc;
 /// use isula_mailbox_core::blocking_queue::Pop;
 /// use isula_mailbox_core::message_queue::Missed;
-/// use isula_mailbox_core::topics::{Delivery, Expected, Published, TopicTable};
+/// use isula_mailbox_core::topics::{Delivery, Events, Expected, Published, TopicTable};
 ///
 /// static TOPICS: TopicTable<u32, Arc<String>, 1> = TopicTable::new();
 ///
 /// let generate = |id| Ok(Some(Arc::new(format!("container {id}"))));
-/// TOPICS.register(0, Box::new(generate), Delivery::Async, None).unwrap();
-/// assert_eq!(TOPICS.publish(0, 1), Ok(Published::Quiet));
+/// TOPICS.register(0, Box::new(generate), Delivery::Async, Events::C).unwrap();
+/// assert_eq!(TOPICS.publish(0, 1), Ok(Published::NobodySubscribed));
 ///
-/// let subscriber = TOPICS.subscribe(0, Expected::Anything).unwrap();
-/// assert_eq!(TOPICS.publish(0, 2), Ok(Published::Done(Missed::default())));
+/// let subscriber = TOPICS.subscribe(0, Expected::C).unwrap();
+/// let reached = Published::Delivered { delivered: 1, missed: Missed::default() };
+/// assert_eq!(TOPICS.publish(0, 2), Ok(reached));
 /// let Pop::Item(message) = subscriber.pop() else { unreachable!() };
 /// assert_eq!(*message, "container 2");
 ///
-/// TOPICS.unregister(0).unwrap();
+/// TOPICS.unregister(0, None).unwrap();
 /// assert!(matches!(subscriber.pop(), Pop::Closed));
 /// ```
 pub struct TopicTable<I, M, const N: usize> {
@@ -134,14 +172,17 @@ impl<I, M> Topic<I, M> {
         }
     }
 
-    /// Whether publishing now would do nothing (see [`Published::Quiet`]),
-    /// read without a lock: two atomic loads.
+    /// What publishing now would do, if it would do nothing at all (not
+    /// registered, nobody subscribed), read without a lock: two atomic
+    /// loads.
     #[inline]
-    fn is_quiet(&self) -> bool {
+    fn quiet(&self) -> Option<Published> {
         match self.state.load(Ordering::Acquire) {
-            UNREGISTERED => true,
-            ASYNC => self.subscribers.load(Ordering::Relaxed) == 0,
-            _ => false,
+            UNREGISTERED => Some(Published::NotRegistered),
+            ASYNC if self.subscribers.load(Ordering::Relaxed) == 0 => {
+                Some(Published::NobodySubscribed)
+            }
+            _ => None,
         }
     }
 
@@ -156,10 +197,12 @@ impl<I, M> Topic<I, M> {
             // Borrowed while the generator runs, so that unregister waits
             // for it; a generator may publish in turn.
             let Some(registration) = self.registration.borrow() else {
-                return Ok(Published::Quiet);
+                return Ok(Published::NotRegistered);
             };
             let message = match registration.generate(input) {
                 Ok(Some(message)) => message,
+                // A sync topic's generator handles the input itself.
+                Ok(None) if registration.queue.is_none() => return Ok(Published::Handled),
                 Ok(None) => return Ok(Published::Nothing),
                 Err(error) => {
                     if let Some(queue) = &registration.queue {
@@ -170,18 +213,18 @@ impl<I, M> Topic<I, M> {
             };
             match &registration.queue {
                 // A sync topic's result is only released.
-                None => (
-                    Leftovers::of(message),
-                    Ok(Published::Done(Missed::default())),
-                ),
+                None => (Leftovers::of(message), Ok(Published::Handled)),
                 Some(queue) => match queue.publish(message) {
                     Ok(leftovers) => {
-                        let missed = leftovers.missed();
-                        (leftovers, Ok(Published::Done(missed)))
+                        let published = Published::Delivered {
+                            delivered: leftovers.delivered(),
+                            missed: leftovers.missed(),
+                        };
+                        (leftovers, Ok(published))
                     }
                     // Unregistered while this publish ran its generator.
                     Err(refused) if refused.error == Error::Closed => {
-                        (Leftovers::of(refused.item), Ok(Published::Quiet))
+                        (Leftovers::of(refused.item), Ok(Published::NotRegistered))
                     }
                     Err(refused) => (Leftovers::of(refused.item), Err(refused.error)),
                 },
@@ -216,50 +259,58 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         self.topics.get(topic).ok_or(Error::InvalidTopic)
     }
 
-    /// Registers `topic`, whose generator makes events of `event_type`
-    /// (`None`: not known). Fails if it is registered already.
+    /// Registers `topic`, whose generator makes `events`. Fails if it is
+    /// registered already. Returns which registration it is.
     pub fn register(
         &'static self,
         topic: usize,
         generate: Generator<I, M>,
         delivery: Delivery,
-        event_type: Option<TypeId>,
-    ) -> Result<(), Error> {
+        events: Events,
+    ) -> Result<RegistrationId, Error> {
+        static REGISTRATIONS: AtomicU64 = AtomicU64::new(0);
         let entry = self.topic(topic)?;
         let (queue, state) = match delivery {
             Delivery::Sync => (None, SYNC),
             Delivery::Async => (Some(MessageQueue::for_topic(&entry.subscribers)?), ASYNC),
         };
+        let id = RegistrationId(REGISTRATIONS.fetch_add(1, Ordering::Relaxed));
         let registration = Registration {
             generate,
             queue,
-            event_type,
+            events,
+            id,
         };
         entry
             .registration
-            .install(registration, || entry.state.store(state, Ordering::Release))
+            .install(registration, || entry.state.store(state, Ordering::Release))?;
+        Ok(id)
     }
 
-    /// Unregisters `topic`: its subscribers are shut down and it can be
-    /// registered again. Returns once no publish is still running its
-    /// generator, so the generator's context may then be freed; with how
-    /// many subscribers were shut down.
-    pub fn unregister(&self, topic: usize) -> Result<usize, Error> {
+    /// Unregisters `topic` (only if it is still registration `only`, when
+    /// given; otherwise [`Error::NotRegistered`]): its subscribers are shut
+    /// down and it can be registered again. Returns once no publish is
+    /// still running its generator, so the generator's context may then be
+    /// freed; with how many subscribers were shut down.
+    pub fn unregister(&self, topic: usize, only: Option<RegistrationId>) -> Result<usize, Error> {
         let entry = self.topic(topic)?;
         let mut closing: Option<Closing<M>> = None;
         let registration = entry
             .registration
-            .take(|registration| {
-                entry.state.store(UNREGISTERED, Ordering::Release);
-                // Detached and counted out as it goes, so that a
-                // registration right after starts with no subscriber; shut
-                // down below, with no lock held (what they held is
-                // released: the daemon's code runs).
-                closing = registration
-                    .queue
-                    .as_ref()
-                    .map(MessageQueue::begin_shutdown);
-            })
+            .take_if(
+                |registration| only.is_none_or(|id| registration.id == id),
+                |registration| {
+                    entry.state.store(UNREGISTERED, Ordering::Release);
+                    // Detached and counted out as it goes, so that a
+                    // registration right after starts with no subscriber;
+                    // shut down below, with no lock held (what they held is
+                    // released: the daemon's code runs).
+                    closing = registration
+                        .queue
+                        .as_ref()
+                        .map(MessageQueue::begin_shutdown);
+                },
+            )
             .ok_or(Error::NotRegistered)?;
         let shut_down = closing.map_or(0, Closing::finish);
         drop(registration);
@@ -275,8 +326,8 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
         M: Shared,
     {
         let entry = self.topic(topic)?;
-        if entry.is_quiet() {
-            return Ok(Published::Quiet);
+        if let Some(quiet) = entry.quiet() {
+            return Ok(quiet);
         }
         entry.publish(input)
     }
@@ -285,19 +336,30 @@ impl<I, M, const N: usize> TopicTable<I, M, N> {
     /// [`Published::Quiet`]). Two atomic loads; false for an invalid topic.
     #[inline]
     pub fn is_quiet(&self, topic: usize) -> bool {
-        self.topics.get(topic).is_some_and(Topic::is_quiet)
+        self.topics
+            .get(topic)
+            .is_some_and(|entry| entry.quiet().is_some())
     }
 
     /// A new subscriber of the async `topic`, made with the topic's
     /// subscriber options, if its events are what it `expects`.
     pub fn subscribe(&self, topic: usize, expects: Expected) -> Result<Subscriber<M>, Error> {
+        let options = *self.topic(topic)?.options.lock();
+        self.subscribe_with(topic, expects, options)
+    }
+
+    /// A new subscriber of the async `topic`, made with `options`, if its
+    /// events are what it `expects`.
+    pub fn subscribe_with(
+        &self,
+        topic: usize,
+        expects: Expected,
+        options: SubscriberOptions,
+    ) -> Result<Subscriber<M>, Error> {
         let entry = self.topic(topic)?;
-        let options = *entry.options.lock();
         let registration = entry.registration.borrow().ok_or(Error::NotRegistered)?;
         let queue = registration.queue.as_ref().ok_or(Error::Synchronous)?;
-        if !expects.accepts(registration.event_type) {
-            return Err(Error::EventType);
-        }
+        expects.check(registration.events)?;
         queue.subscribe(options).map_err(|error| match error {
             // Unregistered meanwhile.
             Error::Closed => Error::NotRegistered,
@@ -386,13 +448,13 @@ mod tests {
                 0,
                 Box::new(move |_| Ok(Some(Arc::new(Arc::clone(&handle))))),
                 Delivery::Sync,
-                None,
+                Events::C,
             )
             .unwrap();
-        assert_eq!(table.publish(0, 1), Ok(Published::Done(Missed::default())));
+        assert_eq!(table.publish(0, 1), Ok(Published::Handled));
         assert_eq!(Arc::strong_count(&released), 2, "result dropped, not kept");
         assert_eq!(
-            table.subscribe(0, Expected::Anything).err(),
+            table.subscribe(0, Expected::C).err(),
             Some(Error::Synchronous)
         );
     }
@@ -411,14 +473,18 @@ mod tests {
                     Ok(Some(Arc::new(x)))
                 }),
                 Delivery::Async,
-                None,
+                Events::C,
             )
             .unwrap();
-        assert_eq!(table.publish(0, 1), Ok(Published::Quiet));
-        let subscriber = table.subscribe(0, Expected::Anything).unwrap();
-        assert_eq!(table.publish(0, 2), Ok(Published::Done(Missed::default())));
+        assert_eq!(table.publish(0, 1), Ok(Published::NobodySubscribed));
+        let subscriber = table.subscribe(0, Expected::C).unwrap();
+        let reached = Published::Delivered {
+            delivered: 1,
+            missed: Missed::default(),
+        };
+        assert_eq!(table.publish(0, 2), Ok(reached));
         drop(subscriber);
-        assert_eq!(table.publish(0, 3), Ok(Published::Quiet));
+        assert_eq!(table.publish(0, 3), Ok(Published::NobodySubscribed));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
@@ -427,33 +493,44 @@ mod tests {
         static TABLE: TopicTable<u32, Message<u32>, 2> = TopicTable::new();
         let table = &TABLE;
         let generate = || -> Generator<u32, Message<u32>> { Box::new(|x| Ok(Some(Arc::new(x)))) };
-        table
-            .register(1, generate(), Delivery::Async, None)
+        let first = table
+            .register(1, generate(), Delivery::Async, Events::C)
             .unwrap();
         assert_eq!(
-            table.register(1, generate(), Delivery::Async, None),
+            table.register(1, generate(), Delivery::Async, Events::C),
             Err(Error::AlreadyRegistered)
         );
-        let old = table.subscribe(1, Expected::Anything).unwrap();
-        table.unregister(1).unwrap();
-        assert_eq!(table.unregister(1), Err(Error::NotRegistered));
+        let old = table.subscribe(1, Expected::C).unwrap();
+        table.unregister(1, Some(first)).unwrap();
+        assert_eq!(table.unregister(1, None), Err(Error::NotRegistered));
         assert!(matches!(old.pop(), Pop::Closed));
-        let typed = Some(TypeId::of::<u32>());
-        table
+        let typed = Events::Rust(TypeId::of::<u32>());
+        let second = table
             .register(1, generate(), Delivery::Async, typed)
             .unwrap();
         assert_eq!(
+            table.unregister(1, Some(first)),
+            Err(Error::NotRegistered),
+            "the first registration's owner cannot end the second"
+        );
+        assert_eq!(
             table
-                .subscribe(1, Expected::Exactly(TypeId::of::<i64>()))
+                .subscribe(1, Expected::Rust(TypeId::of::<i64>()))
                 .err(),
             Some(Error::EventType)
         );
+        assert_eq!(
+            table.subscribe(1, Expected::C).err(),
+            Some(Error::RustOnly),
+            "C reads the topic's C type, which a Rust-only registrant does not make"
+        );
         let new = table
-            .subscribe(1, Expected::Exactly(TypeId::of::<u32>()))
+            .subscribe(1, Expected::Rust(TypeId::of::<u32>()))
             .unwrap();
         table.publish(1, 9).unwrap();
         assert!(matches!(new.pop(), Pop::Item(m) if *m == 9));
         assert_eq!(table.stats(1).unwrap().published, 1);
         assert_eq!(table.publish(2, 0), Err(Error::InvalidTopic));
+        table.unregister(1, Some(second)).unwrap();
     }
 }

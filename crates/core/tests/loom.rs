@@ -279,3 +279,53 @@ fn take_waits_for_borrowers_and_a_nested_borrow_goes_through() {
         assert!(lease.borrow().is_none());
     });
 }
+
+/// A waker for the model: its wake-up is loom's `Notify`, which the
+/// executor below waits on, so that loom sees both.
+struct ModelWaker(loom::sync::Notify);
+
+impl std::task::Wake for ModelWaker {
+    fn wake(self: std::sync::Arc<Self>) {
+        self.0.notify();
+    }
+}
+
+/// Polls `poll_pop` until it is ready, waiting for a wake-up in between:
+/// the smallest executor.
+fn block_on_pop(queue: &BlockingQueue<u32>) -> Pop<u32> {
+    let waker = std::sync::Arc::new(ModelWaker(loom::sync::Notify::new()));
+    let task = std::task::Waker::from(std::sync::Arc::clone(&waker));
+    let mut cx = std::task::Context::from_waker(&task);
+    loop {
+        if let std::task::Poll::Ready(popped) = queue.poll_pop(&mut cx) {
+            return popped;
+        }
+        waker.0.wait();
+    }
+}
+
+/// An awaited pop (a task, not a parked thread) racing with a push and
+/// with a close: the task is woken, or finds the item or the end when it
+/// polls. A lost wake-up leaves the executor waiting forever, which loom
+/// reports as a deadlock.
+#[test]
+fn an_awaited_pop_is_woken_by_the_push_or_the_close() {
+    loom::model(|| {
+        let queue = Arc::new(BlockingQueue::<u32>::new());
+        let pusher = {
+            let queue = Arc::clone(&queue);
+            thread::spawn(move || drop(queue.push(1).unwrap()))
+        };
+        assert_eq!(block_on_pop(&queue), Pop::Item(1));
+        pusher.join().unwrap();
+    });
+    loom::model(|| {
+        let queue = Arc::new(BlockingQueue::<u32>::new());
+        let closer = {
+            let queue = Arc::clone(&queue);
+            thread::spawn(move || drop(queue.close()))
+        };
+        assert_eq!(block_on_pop(&queue), Pop::Closed);
+        closer.join().unwrap();
+    });
+}
