@@ -6,11 +6,17 @@
 #
 #   cmake -DSETTINGS=<build>/cargo_build_settings.cmake -P cmake/cargo_build.cmake
 #
-# SETTINGS (written by CMakeLists.txt at configure time) sets CARGO,
-# MANIFEST, TARGET_DIR, PROFILE, FEATURES, ENVIRONMENT, OFFLINE, VENDOR_DIR,
-# CARGO_ARGS, NATIVE_STATIC_LIBS (what the .pc file and the CMake targets
-# say the static library needs) and NATIVE_STATIC_LIBS_SEEN (where to write
-# what rustc printed).
+# SETTINGS (written by CMakeLists.txt at configure time) sets CARGO, RUSTC
+# (the one cargo runs: the one the configure step asked), MANIFEST,
+# TARGET_DIR, PROFILE, FEATURES, ENVIRONMENT, OFFLINE, VENDOR_DIR,
+# TARGET_ARGS (a cross build's --target and linker), CARGO_ARGS,
+# NATIVE_STATIC_LIBS (what the .pc file and the CMake targets say the
+# static library needs) and NATIVE_STATIC_LIBS_SEEN (where to write what
+# rustc printed).
+#
+# It runs at every build: cargo decides whether anything changed (sources,
+# Cargo.lock, RUSTFLAGS, the toolchain, .cargo/config.toml, vendored
+# crates) and touches its libraries only when it rebuilt them.
 cmake_minimum_required(VERSION 3.16)
 
 if(NOT DEFINED SETTINGS)
@@ -18,7 +24,8 @@ if(NOT DEFINED SETTINGS)
 endif()
 include("${SETTINGS}")
 
-set(_args rustc --lib --locked --manifest-path "${MANIFEST}" --profile "${PROFILE}" ${FEATURES})
+set(_args rustc --lib --locked --manifest-path "${MANIFEST}" --profile "${PROFILE}" ${FEATURES}
+    ${TARGET_ARGS})
 if(OFFLINE OR VENDOR_DIR)
     list(APPEND _args --offline)
 endif()
@@ -35,6 +42,7 @@ list(APPEND _args ${CARGO_ARGS} --crate-type staticlib --crate-type cdylib
      -- --print native-static-libs)
 
 set(ENV{CARGO_TARGET_DIR} "${TARGET_DIR}")
+set(ENV{RUSTC} "${RUSTC}")
 foreach(_assignment IN LISTS ENVIRONMENT)
     string(REGEX MATCH "^([^=]+)=(.*)$" _ "${_assignment}")
     set(ENV{${CMAKE_MATCH_1}} "${CMAKE_MATCH_2}")

@@ -1,16 +1,16 @@
 # Makes a Rust static library expose exactly its C API: every object of
-# INPUT (cargo's libisula_mailbox.a, with the library's Rust std inside) is
-# linked into one relocatable object, in which every global symbol but the
-# exports becomes local; OUTPUT is an archive of that one object, and
-# OBJECT (if given) a copy of it, from which CMakeLists.txt links the
-# versioned shared library. So any number of Rust static libraries, of any
-# rustc and profile, link beside it: their std's symbols
-# (rust_eh_personality, the panic machinery, the allocator shims) no longer
-# meet ours.
+# INPUT (cargo's libisula_mailbox_ffi.a, with the library's Rust std
+# inside) is linked into one relocatable object, OBJECT, in which every
+# global symbol but the exports becomes local (and OUTPUT, if given, is an
+# archive of it). CMakeLists.txt makes the static library of that object
+# and links the versioned shared library from it. So any number of Rust
+# static libraries, of any rustc and profile, link beside it: their std's
+# symbols (rust_eh_personality, the panic machinery, the allocator shims)
+# no longer meet ours.
 #
-#   cmake -DINPUT=libisula_mailbox.a -DSHARED=libisula_mailbox.so
+#   cmake -DINPUT=libisula_mailbox_ffi.a -DSHARED=libisula_mailbox_ffi.so
 #         -DVERSION_SCRIPT=cmake/isula_mailbox.map
-#         -DOUTPUT=out/libisula_mailbox.a [-DOBJECT=out/isula_mailbox.o]
+#         -DOBJECT=out/isula_mailbox.o [-DOUTPUT=out/libisula_mailbox.a]
 #         [-DEXTRA_OBJECTS=a.o;b.o]
 #         [-DLINKER=ld] [-DOBJCOPY=objcopy] [-DAR=ar] [-DNM=nm]
 #         -P cmake/localize_static_library.cmake
@@ -21,12 +21,12 @@
 # else): a function added to the C API and not to the script fails here.
 cmake_minimum_required(VERSION 3.16)
 
-foreach(_var INPUT SHARED VERSION_SCRIPT OUTPUT)
+foreach(_var INPUT SHARED VERSION_SCRIPT OBJECT)
     if(NOT DEFINED ${_var})
         message(FATAL_ERROR "localize_static_library: -D${_var}=... is required")
     endif()
 endforeach()
-foreach(_tool LINKER OBJCOPY AR NM READELF)
+foreach(_tool LINKER OBJCOPY NM READELF)
     if(NOT ${_tool})
         string(TOLOWER "${_tool}" _name)
         if(_name STREQUAL "linker")
@@ -36,8 +36,8 @@ foreach(_tool LINKER OBJCOPY AR NM READELF)
     endif()
 endforeach()
 
-get_filename_component(_out_dir "${OUTPUT}" DIRECTORY)
-set(_work "${OUTPUT}.localize")
+get_filename_component(_out_dir "${OBJECT}" DIRECTORY)
+set(_work "${OBJECT}.localize")
 file(REMOVE_RECURSE "${_work}")
 file(MAKE_DIRECTORY "${_work}" "${_out_dir}")
 
@@ -100,9 +100,12 @@ file(WRITE "${_work}/renames.txt" "${_renames}")
 run("${OBJCOPY}" "--keep-global-symbols=${_work}/exports.txt" "--redefine-syms=${_work}/renames.txt"
     --remove-section=.llvmbc --remove-section=.llvmcmd "${_object}")
 
-file(REMOVE "${OUTPUT}")
-run("${AR}" rcs "${OUTPUT}" "${_object}")
-if(DEFINED OBJECT)
-    configure_file("${_object}" "${OBJECT}" COPYONLY)
+configure_file("${_object}" "${OBJECT}" COPYONLY)
+if(DEFINED OUTPUT)
+    if(NOT AR)
+        find_program(AR ar REQUIRED)
+    endif()
+    file(REMOVE "${OUTPUT}")
+    run("${AR}" rcs "${OUTPUT}" "${_object}")
 endif()
 file(REMOVE_RECURSE "${_work}")

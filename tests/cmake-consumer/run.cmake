@@ -1,5 +1,5 @@
 # Configures, builds and runs the consumer project one way. Called by CTest:
-#   cmake -DMODE=subdirectory|package|pkgconfig|packager|distribution -DSOURCE_DIR=<isula-mailbox>
+#   cmake -DMODE=subdirectory|package|pkgconfig|packager|distribution|multiconfig -DSOURCE_DIR=<isula-mailbox>
 #         -DWORK_DIR=<scratch> -DBUILD_TYPE=<type>
 #         -DCARGO_TARGET_DIR=<cargo dir to reuse> [-DCARGO_OPTIONS_FILE=<file>] -P run.cmake
 # CARGO_OPTIONS_FILE sets CARGO_OPTIONS: how the library's build runs cargo
@@ -30,13 +30,15 @@ set(relative_dirs -DCMAKE_INSTALL_LIBDIR=lib -DCMAKE_INSTALL_INCLUDEDIR=include
     -DCMAKE_INSTALL_DATADIR=share)
 
 # "packager": what a distribution package build does, in a build of its own
-# with the tests off: `cmake --build` must build the library and
-# `cmake --install` install it; then the consumer takes the install both
-# ways (find_package and pkg-config). Its own cargo directory (about 15 s
-# more): with the tests' one, the libraries would already be there.
+# with the tests off (CTest's BUILD_TESTING=OFF), and no C++ compiler there
+# to find: `cmake --build` must build the library and `cmake --install`
+# install it; then the consumer takes the install both ways (find_package
+# and pkg-config). Its own cargo directory (about 15 s more): with the
+# tests' one, the libraries would already be there.
 if(MODE STREQUAL "packager")
-    run("${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/library"
-        -DISULA_MAILBOX_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=${BUILD_TYPE} ${CARGO_OPTIONS}
+    run("${CMAKE_COMMAND}" -E env CXX=/nonexistent/c++
+        "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${WORK_DIR}/library"
+        -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=${BUILD_TYPE} ${CARGO_OPTIONS}
         ${relative_dirs})
     run("${CMAKE_COMMAND}" --build "${WORK_DIR}/library")
     run("${CMAKE_COMMAND}" --install "${WORK_DIR}/library" --prefix "${prefix}")
@@ -117,11 +119,42 @@ if(MODE STREQUAL "distribution")
     endif()
     return()
 endif()
+# "multiconfig": a multi-config generator (Ninja Multi-Config) builds
+# the library in two configurations, installs one, and the consumer takes
+# it with find_package.
+if(MODE STREQUAL "multiconfig")
+    find_program(NINJA ninja)
+    if(NOT NINJA)
+        message(FATAL_ERROR "multiconfig: needs ninja (ninja-build)")
+    endif()
+    run("${CMAKE_COMMAND}" -G "Ninja Multi-Config" -S "${SOURCE_DIR}" -B "${WORK_DIR}/library"
+        "-DCMAKE_CONFIGURATION_TYPES=Release\\;Debug" -DBUILD_TESTING=OFF ${CARGO_OPTIONS}
+        -DISULA_MAILBOX_CARGO_TARGET_DIR=${CARGO_TARGET_DIR} ${relative_dirs}
+        -DCMAKE_INSTALL_PREFIX=${prefix})
+    foreach(config Release Debug)
+        run("${CMAKE_COMMAND}" --build "${WORK_DIR}/library" --config ${config})
+        foreach(file libisula_mailbox.a libisula_mailbox.so.0)
+            if(NOT EXISTS "${WORK_DIR}/library/lib/${config}/${file}")
+                message(FATAL_ERROR "multiconfig: ${config} built no lib/${config}/${file}")
+            endif()
+        endforeach()
+    endforeach()
+    run("${CMAKE_COMMAND}" --install "${WORK_DIR}/library" --config Release)
+    run("${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}" -B "${WORK_DIR}/build"
+        -DMAILBOX_MODE=package -DCMAKE_BUILD_TYPE=${BUILD_TYPE} -DCMAKE_PREFIX_PATH=${prefix})
+    run("${CMAKE_COMMAND}" --build "${WORK_DIR}/build")
+    run("${WORK_DIR}/build/src/daemon/isulad")
+    return()
+endif()
+
 set(configure_args -DMAILBOX_MODE=${MODE} -DCMAKE_BUILD_TYPE=${BUILD_TYPE})
 set(env)
 if(MODE STREQUAL "subdirectory")
+    # As iSulad builds it in its tree: BUILD_SHARED_LIBS=OFF makes
+    # isula_mailbox::isula_mailbox the static library (checked below).
     list(APPEND configure_args -DISULA_MAILBOX_SOURCE_DIR=${SOURCE_DIR}
-         -DISULA_MAILBOX_CARGO_TARGET_DIR=${CARGO_TARGET_DIR} ${CARGO_OPTIONS})
+         -DISULA_MAILBOX_CARGO_TARGET_DIR=${CARGO_TARGET_DIR} ${CARGO_OPTIONS}
+         -DBUILD_SHARED_LIBS=OFF)
 else()
     # A fresh install prefix, as a distribution package would lay it out:
     # a build of the library of its own (reusing the cargo output), since
@@ -147,6 +180,10 @@ run("${WORK_DIR}/build/src/daemon/isulad")
 # A parent project's install must not install the library it vendors
 # (ISULA_MAILBOX_INSTALL is OFF below the top level).
 if(MODE STREQUAL "subdirectory")
+    execute_process(COMMAND readelf -d "${WORK_DIR}/build/src/daemon/isulad" OUTPUT_VARIABLE dynamic)
+    if(dynamic MATCHES "libisula_mailbox")
+        message(FATAL_ERROR "BUILD_SHARED_LIBS=OFF, yet isulad needs the shared library:\n${dynamic}")
+    endif()
     run("${CMAKE_COMMAND}" --install "${WORK_DIR}/build" --prefix "${WORK_DIR}/parent-install")
     file(GLOB_RECURSE installed "${WORK_DIR}/parent-install/*")
     if(installed)
