@@ -65,7 +65,7 @@ if(NOT _rc EQUAL 0)
         message(FATAL_ERROR
             "isula_mailbox: cargo could not get the crates the library needs (no network, or not "
             "vendored).\nTo build without network: where there is network, in the isula-mailbox "
-            "source directory, run\n    cargo vendor --locked vendor\nand configure with\n"
+            "source directory, run\n    scripts/vendor-crates .\nand configure with\n"
             "    -DISULA_MAILBOX_VENDOR_DIR=<that source directory>/vendor\n"
             "(or unpack a vendor tarball made that way and point the option at it). "
             "README.md, \"Packaging and building offline\", has the whole recipe.")

@@ -79,10 +79,17 @@ endif()
 string(REPLACE ";" "\n" _export_lines "${_exports}")
 file(WRITE "${_work}/exports.txt" "${_export_lines}\n")
 
-# One relocatable object of every member (and the extra objects), then only
-# the exports global.
+# One relocatable object of every member (and the extra objects), with
+# only what the exports reach (--gc-sections from them: a program linking
+# the archive takes the whole object, so what it does not need must not be
+# in it), then only the exports global.
 set(_object "${_work}/isula_mailbox.o")
-run("${LINKER}" -r -o "${_object}" --whole-archive "${INPUT}" --no-whole-archive ${EXTRA_OBJECTS})
+set(_roots "")
+foreach(_name IN LISTS _exports)
+    list(APPEND _roots -u "${_name}")
+endforeach()
+run("${LINKER}" -r --gc-sections ${_roots} -o "${_object}"
+    --whole-archive "${INPUT}" --no-whole-archive ${EXTRA_OBJECTS})
 # COMDAT groups are kept once per link by their signature's name: another
 # Rust library's DW.ref.rust_eh_personality group would be dropped for ours
 # (whose symbol is local now), leaving its references undefined. Our

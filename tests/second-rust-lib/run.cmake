@@ -6,8 +6,13 @@
 # SHARED (the same build's shared library).
 #
 #   -DSOURCE_DIR= -DLIBRARY= -DSHARED= -DRAW_LIBRARY= -DINCLUDE_DIR=
-#   -DWORK_DIR= -DCARGO= -DCC= -P run.cmake
+#   -DWORK_DIR= -DCARGO= -DCC= [-DLINK_LIBRARIES=] -P run.cmake
+#
+# LINK_LIBRARIES: what a static link of LIBRARY needs besides it (a
+# space-separated command line: rustc's native libraries as CMake probed
+# them, isula_libutils by path where the library logs there).
 cmake_minimum_required(VERSION 3.16)
+separate_arguments(link_libraries UNIX_COMMAND "${LINK_LIBRARIES}")
 
 function(run)
     execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
@@ -79,14 +84,14 @@ foreach(toolchain IN LISTS toolchains)
             endif()
             set(exe "${WORK_DIR}/${variant}-${order}")
             must("${CC}" -O1 -I "${INCLUDE_DIR}" "${SOURCE_DIR}/tests/second-rust-lib/main.c"
-                 ${libs} -lpthread -ldl -lm -lrt -o "${exe}")
+                 ${libs} ${link_libraries} -o "${exe}")
             must("${exe}")
             message(STATUS "${variant}, ${order}: links and runs")
         endforeach()
         # What this fixes: cargo's own archive keeps std's symbols global.
         if(RAW_LIBRARY)
             run("${CC}" -O1 -I "${INCLUDE_DIR}" "${SOURCE_DIR}/tests/second-rust-lib/main.c"
-                "${RAW_LIBRARY}" "${second}" -lpthread -ldl -lm -lrt -o "${WORK_DIR}/${variant}-raw")
+                "${RAW_LIBRARY}" "${second}" ${link_libraries} -o "${WORK_DIR}/${variant}-raw")
             if(run_rc EQUAL 0)
                 message(STATUS "${variant}: cargo's unlocalized archive links too")
             else()
