@@ -218,6 +218,32 @@ static void destroyed_subscriber_stops_generation(void)
 
 /* A release function may call back into the mailbox, even unregister or
  * register the topic: it runs with no lock held. */
+/* iSulad's GetContainerEvents when its client goes away: the stream popped
+ * an event (and unreffed it, __isula_auto_mailbox_message), more were
+ * published while it was blocked writing to the dead client, then its
+ * write fails and it unsubscribes and destroys the subscriber
+ * (__isula_auto_subscriber) with those events queued. The original's
+ * blocking_queue_clear applied the topic's release (the daemon's: `delete`
+ * of a ContainerEventResponse) to the mailbox_message pointers, the stale
+ * popped one included, and leaked the newest: the daemon's heap corrupted.
+ * Each payload must be released once, by its message's last unref. */
+static void stream_gone_with_events_queued(void)
+{
+    tracked_reset();
+    CHECK_EQ(register_topic(true), 0);
+    message_subscriber *sub = mailbox_subscribe(MAILBOX_TOPIC_CRI_CONTAINER);
+    CHECK(sub != NULL);
+    publish_id(0);
+    CHECK_EQ(pop_id(sub), 0);
+    for (int id = 1; id <= 3; id++) {
+        publish_id(id);
+    }
+    mailbox_unsubscribe(MAILBOX_TOPIC_CRI_CONTAINER, sub);
+    message_subscriber_destroy(sub);
+    check_each_released_once(4);
+    mailbox_unregister_topic_handler(MAILBOX_TOPIC_CRI_CONTAINER);
+}
+
 static int reentrant_releases;
 
 static void release_and_unregister(void *data)
@@ -472,7 +498,8 @@ TEST_MAIN(TEST_CASE(register_rejects_bad_input), TEST_CASE(register_twice_fails)
           TEST_CASE(async_topic_delivers_generated_messages),
           TEST_CASE(sync_topic_generates_in_the_publisher_and_releases), TEST_CASE(bad_topics_are_ignored),
           TEST_CASE(unregister_ends_streams_and_allows_register_again), TEST_CASE(unsubscribe_stops_delivery),
-          TEST_CASE(destroyed_subscriber_stops_generation), TEST_CASE(release_may_call_back_into_the_mailbox),
+          TEST_CASE(destroyed_subscriber_stops_generation), TEST_CASE(stream_gone_with_events_queued),
+          TEST_CASE(release_may_call_back_into_the_mailbox),
           TEST_CASE(reregistered_topic_starts_without_subscribers),
           TEST_CASE(release_from_a_nested_publish_runs_outside_the_topic), TEST_CASE(concurrent_publishers_one_order),
           TEST_CASE(register_unregister_race_is_safe))
