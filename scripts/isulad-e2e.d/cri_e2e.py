@@ -21,6 +21,12 @@ Subcommands:
                    before and after
   compare-churn A B  checks both daemons' churn results against each other
   hold-stream      opens one stream and waits to be killed (churn's clients)
+  stream-gone      the narrowest reproducer of the unmodified daemon's crash:
+                   a stream's client stops reading while a pod's containers
+                   go through their lifecycle (the daemon's stream blocks
+                   in Write, events queue in its subscriber), then is killed
+                   (the stream ends with events queued); then whether the
+                   daemon is alive and still serves a stream
 
 Every wait is bounded; any failed check makes the exit status non-zero.
 """
@@ -175,17 +181,20 @@ class Runtime:
         return self.methods[key](request, timeout=RPC_TIMEOUT)
 
 
+def host_network_pod(pb, name, uid):
+    """A pod's config on the host's network (no CNI needed)."""
+    return pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name=name, uid=uid, namespace="e2e", attempt=0),
+        hostname="e2e",
+        linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
+            namespace_options=pb.NamespaceOption(network=pb.NODE))))
+
+
 def lifecycle(rt, pb, image, n, tag):
     """One pod with n containers through the whole CRI lifecycle, in RPC
     order: run pod, create all, start all, stop all, remove all, stop pod,
     remove pod. Returns the ids the RPCs returned."""
-    pod_config = pb.PodSandboxConfig(
-        metadata=pb.PodSandboxMetadata(name="e2e-pod-" + tag, uid="uid-" + tag,
-                                       namespace="e2e", attempt=0),
-        hostname="e2e",
-        linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
-            # Host network: no CNI needed.
-            namespace_options=pb.NamespaceOption(network=pb.NODE))))
+    pod_config = host_network_pod(pb, "e2e-pod-" + tag, "uid-" + tag)
     started = time.monotonic()
     pod = rt("RunPodSandbox", pb.RunPodSandboxRequest(config=pod_config)).pod_sandbox_id
     containers = []
@@ -358,6 +367,77 @@ def hold_stream(args):
     return 0
 
 
+def stream_gone(args):
+    """One stream whose client is stopped (SIGSTOP: it reads nothing, so the
+    daemon's Write blocks once the HTTP/2 window is full and later events
+    wait in the stream's subscriber), events published, the client killed:
+    the daemon's Write fails and GetContainerEvents unsubscribes and
+    destroys the subscriber with events queued. Then: alive? serving?"""
+    pb, result, fail = begin(args)
+    rt = Runtime(args.socket, pb)
+    logw = LogWatch(args.log)
+    before = logw.count("Type: Getting Container Events")
+    client = subprocess.Popen([sys.executable, os.path.abspath(__file__), "hold-stream", "--socket", args.socket,
+                               "--pb-dir", args.pb_dir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result["alive"] = False
+    try:
+        if not wait_until(lambda: logw.count("Type: Getting Container Events") > before, 20, 0.02):
+            fail("the daemon did not take the stream within 20 s")
+        # One event read, so that the stream's queue holds a popped node.
+        pod_config = host_network_pod(pb, "gone-" + args.name, "gone-" + args.name)
+        pod = rt("RunPodSandbox", pb.RunPodSandboxRequest(config=pod_config)).pod_sandbox_id
+        time.sleep(0.5)
+        client.send_signal(signal.SIGSTOP)
+        # Containers kept in the pod: every event carries the statuses of
+        # them all, so the window fills within a few dozen events.
+        containers = []
+        for i in range(args.containers):
+            config = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="gone%d" % i),
+                                        image=pb.ImageSpec(image=args.image), command=CMD)
+            cid = rt("CreateContainer", pb.CreateContainerRequest(
+                pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id
+            rt("StartContainer", pb.StartContainerRequest(container_id=cid))
+            containers.append(cid)
+        result["events_published"] = 1 + 2 * len(containers)
+        client.send_signal(signal.SIGKILL)
+        client.wait()
+        log("client stopped, %d events published, client killed" % result["events_published"])
+        # The daemon ends the stream at its next Write.
+        crashed = wait_until(lambda: process_gone(args.daemon_pid), args.settle, 0.05)
+        result["alive"] = not crashed
+        if crashed:
+            log("the daemon died after the stream's client was killed")
+            return 0
+        # Still serving: a new stream sees the rest of the pod's lifecycle.
+        stream = Stream(rt, pb, "after")
+        if not wait_until(lambda: logw.count("Type: Getting Container Events") > before + 1, 20, 0.02):
+            fail("the daemon did not take a new stream within 20 s")
+        for cid in containers:
+            rt("StopContainer", pb.StopContainerRequest(container_id=cid, timeout=10))
+            rt("RemoveContainer", pb.RemoveContainerRequest(container_id=cid))
+        rt("StopPodSandbox", pb.StopPodSandboxRequest(pod_sandbox_id=pod))
+        rt("RemovePodSandbox", pb.RemovePodSandboxRequest(pod_sandbox_id=pod))
+        want = {(c, t) for c in containers for t in ("STOPPED", "DELETED")} | {(pod, "DELETED")}
+        if not wait_until(lambda: want <= {(c, t) for _, c, t in stream.snapshot()}, 30, 0.05):
+            fail("the new stream did not get the rest of the pod's lifecycle within 30 s")
+        result["serving"] = result["ok"]
+        log("alive and serving: a new stream got %d events" % len(stream.snapshot()))
+    except Exception as e:
+        import grpc
+        if isinstance(e, grpc.RpcError) and wait_until(lambda: process_gone(args.daemon_pid), 10, 0.05):
+            log("the daemon died under the scenario (%s)" % e.code().name)
+            result["alive"] = False
+        else:
+            raise
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        with open(args.out, "w") as f:
+            json.dump(result, f, indent=1)
+    return 0 if result["ok"] else 1
+
+
 def shutdown(args):
     """One measurement: --streams open, then SIGTERM."""
     sys.path.insert(0, args.pb_dir)
@@ -434,12 +514,7 @@ def churn_with(args, pb, rt, logw, result, fail, save):
     kill_thread.start()
 
     started = time.monotonic()
-    pod_config = pb.PodSandboxConfig(
-        metadata=pb.PodSandboxMetadata(name="churn-" + args.name, uid="churn-" + args.name,
-                                       namespace="e2e", attempt=0),
-        hostname="e2e",
-        linux=pb.LinuxPodSandboxConfig(security_context=pb.LinuxSandboxSecurityContext(
-            namespace_options=pb.NamespaceOption(network=pb.NODE))))
+    pod_config = host_network_pod(pb, "churn-" + args.name, "churn-" + args.name)
     pod = rt("RunPodSandbox", pb.RunPodSandboxRequest(config=pod_config)).pod_sandbox_id
 
     def one_container(i):
@@ -684,6 +759,16 @@ def main():
     p = sub.add_parser("hold-stream")
     p.add_argument("--socket", required=True)
     p.add_argument("--pb-dir", required=True)
+    p = sub.add_parser("stream-gone")
+    p.add_argument("--name", required=True)
+    p.add_argument("--socket", required=True)
+    p.add_argument("--pb-dir", required=True)
+    p.add_argument("--log", required=True)
+    p.add_argument("--daemon-pid", type=int, required=True)
+    p.add_argument("--image", required=True)
+    p.add_argument("--containers", type=int, default=20)
+    p.add_argument("--settle", type=float, default=5, help="seconds to wait for a crash after the kill")
+    p.add_argument("--out", required=True)
     p = sub.add_parser("shutdown")
     p.add_argument("--socket", required=True)
     p.add_argument("--pb-dir", required=True)
@@ -722,7 +807,7 @@ def main():
         make_image(args.out, args.busybox, args.tag)
         return 0
     return {"run": run, "compare": compare, "shutdown": shutdown, "churn": churn,
-            "compare-churn": compare_churn, "hold-stream": hold_stream}[args.cmd](args)
+            "compare-churn": compare_churn, "hold-stream": hold_stream, "stream-gone": stream_gone}[args.cmd](args)
 
 
 if __name__ == "__main__":
