@@ -35,21 +35,22 @@ if(NOT ISULA_MAILBOX_RUST_TARGET_EFFECTIVE AND CMAKE_CROSSCOMPILING)
         message(FATAL_ERROR "isula_mailbox: cross-building for ${CMAKE_SYSTEM_NAME}: set ISULA_MAILBOX_RUST_TARGET")
     endif()
     string(TOLOWER "${CMAKE_SYSTEM_PROCESSOR}" _processor)
-    if(_processor MATCHES "^(aarch64|arm64)$")
-        set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE aarch64-unknown-linux-gnu)
-    elseif(_processor MATCHES "^(x86_64|amd64)$")
-        set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE x86_64-unknown-linux-gnu)
-    elseif(_processor STREQUAL "riscv64")
-        set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE riscv64gc-unknown-linux-gnu)
-    elseif(_processor STREQUAL "loongarch64")
-        set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE loongarch64-unknown-linux-gnu)
-    elseif(_processor MATCHES "^(ppc64le|powerpc64le)$")
-        set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE powerpc64le-unknown-linux-gnu)
-    elseif(_processor STREQUAL "s390x")
-        set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE s390x-unknown-linux-gnu)
-    elseif(_processor MATCHES "^armv7")
-        set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE armv7-unknown-linux-gnueabihf)
-    else()
+    # CMAKE_SYSTEM_PROCESSOR as toolchain files spell it, then Rust's target.
+    set(_rust_targets
+        "^(aarch64|arm64)$" aarch64-unknown-linux-gnu
+        "^(x86_64|amd64)$" x86_64-unknown-linux-gnu
+        "^riscv64$" riscv64gc-unknown-linux-gnu
+        "^loongarch64$" loongarch64-unknown-linux-gnu
+        "^(ppc64le|powerpc64le)$" powerpc64le-unknown-linux-gnu
+        "^s390x$" s390x-unknown-linux-gnu
+        "^armv7" armv7-unknown-linux-gnueabihf)
+    while(_rust_targets AND NOT ISULA_MAILBOX_RUST_TARGET_EFFECTIVE)
+        list(POP_FRONT _rust_targets _pattern _rust_target)
+        if(_processor MATCHES "${_pattern}")
+            set(ISULA_MAILBOX_RUST_TARGET_EFFECTIVE ${_rust_target})
+        endif()
+    endwhile()
+    if(NOT ISULA_MAILBOX_RUST_TARGET_EFFECTIVE)
         message(FATAL_ERROR "isula_mailbox: no Rust target known for processor ${CMAKE_SYSTEM_PROCESSOR}: "
                             "set ISULA_MAILBOX_RUST_TARGET")
     endif()
