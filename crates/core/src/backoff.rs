@@ -70,7 +70,7 @@ pub const REPLY_SPIN: Duration = Duration::from_micros(50);
 
 /// How short the recent waits must be for a pop to spin for an item that
 /// is not a reply: well under what a park and a wake-up cost (a futex
-/// wake-up measures ~8 µs on the benchmarks' host, c-bench/primitives.c),
+/// wake-up measures 8–18 µs on the benchmarks' hosts, c-bench/primitives.c),
 /// so that the spin costs less than the park it saves even when it
 /// misses. It spins for twice this at most.
 pub const STREAM_SPIN: Duration = Duration::from_micros(4);
