@@ -190,6 +190,14 @@ def host_network_pod(pb, name, uid):
             namespace_options=pb.NamespaceOption(network=pb.NODE))))
 
 
+def create_container(rt, pb, pod, pod_config, name, image):
+    """A container of the test's image created in `pod`; returns its id."""
+    config = pb.ContainerConfig(metadata=pb.ContainerMetadata(name=name),
+                                image=pb.ImageSpec(image=image), command=CMD)
+    return rt("CreateContainer", pb.CreateContainerRequest(
+        pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id
+
+
 def lifecycle(rt, pb, image, n, tag):
     """One pod with n containers through the whole CRI lifecycle, in RPC
     order: run pod, create all, start all, stop all, remove all, stop pod,
@@ -199,10 +207,7 @@ def lifecycle(rt, pb, image, n, tag):
     pod = rt("RunPodSandbox", pb.RunPodSandboxRequest(config=pod_config)).pod_sandbox_id
     containers = []
     for i in range(n):
-        config = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="c%d" % (i + 1)),
-                                    image=pb.ImageSpec(image=image), command=CMD)
-        containers.append(rt("CreateContainer", pb.CreateContainerRequest(
-            pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id)
+        containers.append(create_container(rt, pb, pod, pod_config, "c%d" % (i + 1), image))
     for c in containers:
         rt("StartContainer", pb.StartContainerRequest(container_id=c))
     for c in containers:
@@ -392,10 +397,7 @@ def stream_gone(args):
         # them all, so the window fills within a few dozen events.
         containers = []
         for i in range(args.containers):
-            config = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="gone%d" % i),
-                                        image=pb.ImageSpec(image=args.image), command=CMD)
-            cid = rt("CreateContainer", pb.CreateContainerRequest(
-                pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id
+            cid = create_container(rt, pb, pod, pod_config, "gone%d" % i, args.image)
             rt("StartContainer", pb.StartContainerRequest(container_id=cid))
             containers.append(cid)
         result["events_published"] = 1 + 2 * len(containers)
@@ -518,10 +520,7 @@ def churn_with(args, pb, rt, logw, result, fail, save):
     pod = rt("RunPodSandbox", pb.RunPodSandboxRequest(config=pod_config)).pod_sandbox_id
 
     def one_container(i):
-        config = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="churn%d" % i),
-                                    image=pb.ImageSpec(image=args.image), command=CMD)
-        cid = rt("CreateContainer", pb.CreateContainerRequest(
-            pod_sandbox_id=pod, config=config, sandbox_config=pod_config)).container_id
+        cid = create_container(rt, pb, pod, pod_config, "churn%d" % i, args.image)
         rt("StartContainer", pb.StartContainerRequest(container_id=cid))
         rt("StopContainer", pb.StopContainerRequest(container_id=cid, timeout=10))
         rt("RemoveContainer", pb.RemoveContainerRequest(container_id=cid))
